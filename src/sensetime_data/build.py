@@ -1,0 +1,254 @@
+"""Build the outputs from validated tables: SQLite, Parquet, Datasette metadata, datapackage.json.
+
+Everything is written to a staging directory inside ``build/`` and moved into place only
+after every table validated and the database passed ``PRAGMA foreign_key_check``; a
+failed build leaves the last good outputs as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .schema import Table, default_root, dump_json, package_descriptor
+from .validate import Problem, Report, cited_sources, validate
+
+DB_NAME = "sensetime"
+OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
+INPUTS = ("tables/*.csv", "schemas/*.json", "datapackage.json")
+
+SQL_TYPES = {"string": str, "number": float, "integer": int, "boolean": int, "date": str}
+
+OBSERVATION_COLUMNS = ["topic", "subject", "metric", "period", "value", "unit", "comparator",
+                       "as_reported", "source_id", "quote", "ambiguous", "note", "fact_table"]
+
+VIEWS = {
+    "observations": (
+        "Every numeric fact of every fact table in one shape: topic, subject, metric, period, "
+        "value in its canonical unit, comparator, the figure as printed, source and verbatim quote. "
+        "`fact_table` names the table the row comes from."
+    ),
+    "fact_agreement": (
+        "Facts stated by more than one source (same topic, subject, metric, period and unit), "
+        "with each source's printed figure and whether the normalised values agree."
+    ),
+}
+
+
+class BuildError(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def build(root: Path | None = None, out: Path | None = None) -> Report:
+    """Validate, then write every output; returns the validation report.
+
+    >>> report = build()            # doctest: +SKIP
+    >>> report.ok                   # doctest: +SKIP
+    True
+    """
+    root = Path(root or default_root())
+    out = Path(out or root / "build")
+    report = validate(root)
+    if not report.ok:
+        return report
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        write_sqlite(staging / "sensetime.db", report)
+        write_parquet(staging / "parquet", report)
+        (staging / "metadata.yml").write_text(datasette_metadata(report), "utf-8")
+        (staging / "build.json").write_text(json.dumps(build_info(root), indent=2) + "\n", "utf-8")
+        _swap(staging, out)
+        _write_if_changed(root / "datapackage.json", dump_json(package_descriptor(root, cited_sources(report))))
+    except BuildError as e:
+        report.problems += e.problems
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _swap(staging: Path, out: Path) -> None:
+    old = staging / ".old"
+    old.mkdir()
+    for name in OUTPUTS:
+        if (out / name).exists():
+            os.replace(out / name, old / name)
+        os.replace(staging / name, out / name)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if path.exists() and path.read_text("utf-8") == text:
+        return
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+
+
+def inputs_digest(root: Path) -> str:
+    """SHA-256 over every input file, so `serve` can tell when a build is stale."""
+    h = hashlib.sha256()
+    for pattern in INPUTS:
+        for path in sorted(root.glob(pattern)):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def build_info(root: Path) -> dict:
+    from datetime import datetime, timezone
+
+    from . import __version__
+
+    return {
+        "version": __version__,
+        "built_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "inputs_sha256": inputs_digest(root),
+    }
+
+
+# --- SQLite ------------------------------------------------------------------------------
+
+
+def records(table: Table, frame: pd.DataFrame) -> list[dict]:
+    """Rows as plain Python values for SQLite: dates as ISO text, booleans as 0/1, NULL for missing."""
+    out = frame.copy()
+    for f in table.fields:
+        name = f["name"]
+        if f.get("type") == "date":
+            out[name] = out[name].dt.strftime("%Y-%m-%d")
+        elif f.get("type") == "boolean":
+            out[name] = out[name].astype("Int64")
+        out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out.to_dict("records")
+
+
+def write_sqlite(path: Path, report: Report) -> None:
+    import sqlite_utils
+
+    db = sqlite_utils.Database(path)
+    for name, table in report.tables.items():
+        pk = table.primary_key
+        db[name].create(
+            {f["name"]: SQL_TYPES[f.get("type", "string")] for f in table.fields},
+            pk=pk[0] if len(pk) == 1 else tuple(pk),
+            foreign_keys=[fk for fk in table.foreign_keys],
+            not_null={f["name"] for f in table.fields if table.required(f["name"])},
+        )
+        db[name].insert_all(records(table, report.frames[name]))
+        for column, _, _ in table.foreign_keys:
+            if pk != [column]:
+                db[name].create_index([column], find_unique_name=True)
+    db.execute(f"create view observations as {observations_sql(report.tables)}")
+    db.execute(f"create view fact_agreement as {AGREEMENT_SQL}")
+    broken = db.execute("pragma foreign_key_check").fetchall()
+    db.conn.commit()
+    db.close()
+    if broken:
+        raise BuildError([Problem(f"build/{path.name}", 0, t, "foreign_key_check", f"row {r} breaks a foreign key to {o}")
+                          for t, r, o, _ in broken])
+
+
+def observations_sql(tables: dict[str, Table]) -> str:
+    parts = []
+    for name, table in tables.items():
+        if not table.is_fact:
+            continue
+        obs = table.observations
+        parts.append(
+            f"select {obs['topic']} as topic, {obs['subject']} as subject, {obs['metric']} as metric, "
+            f"period, value, unit, comparator, as_reported, source_id, quote, ambiguous, note, "
+            f"'{name}' as fact_table from {name}"
+        )
+    return "\nunion all\n".join(parts)
+
+
+AGREEMENT_SQL = """
+select topic, subject, metric, period, unit,
+       count(distinct source_id) as sources,
+       group_concat(source_id || ': ' || as_reported, ' | ') as statements,
+       min(value) as min_value, max(value) as max_value,
+       case when min(value) = max(value) then 1 else 0 end as values_agree
+from observations
+where comparator != 'missing'
+group by topic, subject, metric, period, unit
+having count(distinct source_id) > 1
+"""
+
+
+# --- Parquet -----------------------------------------------------------------------------
+
+
+def arrow_schema(table: Table):
+    """The Parquet schema of a table: dates as date32, enums as dictionaries (categories)."""
+    import pyarrow as pa
+
+    def arrow_type(f):
+        kind = f.get("type", "string")
+        if kind == "string" and "enum" in f.get("constraints", {}):
+            return pa.dictionary(pa.int32(), pa.string())
+        return {"string": pa.string(), "number": pa.float64(), "integer": pa.int64(),
+                "boolean": pa.bool_(), "date": pa.date32()}[kind]
+
+    fields = [
+        pa.field(f["name"], arrow_type(f), nullable=not table.required(f["name"]),
+                 metadata={"description": f.get("description", "")})
+        for f in table.fields
+    ]
+    return pa.schema(fields, metadata={"title": table.title, "description": table.description})
+
+
+def write_parquet(directory: Path, report: Report) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory.mkdir()
+    for name, table in report.tables.items():
+        schema = arrow_schema(table)
+        frame = report.frames[name].copy()
+        for f in table.fields:
+            if f.get("type") == "date":
+                frame[f["name"]] = frame[f["name"]].dt.date
+        arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        pq.write_table(arrow.replace_schema_metadata(schema.metadata), directory / f"{name}.parquet")
+
+
+# --- Datasette metadata ------------------------------------------------------------------
+
+
+def datasette_metadata(report: Report) -> str:
+    """``metadata.yml`` for Datasette, from the package descriptor and the schemas only."""
+    import yaml
+
+    package = report.descriptor
+    licence = (package.get("licenses") or [{}])[0]
+    sources = "; ".join(s["title"] for s in package.get("sources", []))
+    tables = {}
+    for name, table in report.tables.items():
+        entry = {
+            "title": table.title,
+            "description": table.description,
+            "columns": {f["name"]: f.get("description", "") for f in table.fields},
+        }
+        if table.descriptor.get("label_column"):
+            entry["label_column"] = table.descriptor["label_column"]
+        if table.is_fact:
+            entry["facets"] = [c for c in ("metric", "period", "source_id") if c in table.columns]
+        tables[name] = entry
+    for name, description in VIEWS.items():
+        tables[name] = {"title": name.replace("_", " ").capitalize(), "description": description}
+    metadata = {
+        "title": package.get("title"),
+        "description": package.get("description"),
+        "license": licence.get("name"),
+        "license_url": licence.get("path"),
+        "source": sources,
+        "databases": {DB_NAME: {"tables": tables}},
+    }
+    return yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False, width=100)

@@ -1,0 +1,67 @@
+"""The ``sensetime-data`` command: argument parsing only; the work is in validate, build, serve."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .schema import default_root
+
+
+def _report(report) -> int:
+    for problem in report.problems:
+        print(problem)
+    for notice in report.notices:
+        print(f"note: {notice}")
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_validate(args) -> int:
+    from .validate import validate
+
+    return _report(validate(args.root))
+
+
+def cmd_build(args) -> int:
+    from .build import build
+
+    report = build(args.root, args.out)
+    code = _report(report)
+    print(f"wrote {args.out or Path(args.root) / 'build'}" if code == 0 else "build failed; build/ left as it was")
+    return code
+
+
+def cmd_serve(args) -> int:
+    from .build import build
+    from .serve import is_stale, serve
+
+    out = Path(args.out or Path(args.root) / "build")
+    if is_stale(Path(args.root), out):
+        print("building first: the build is missing or older than the tables")
+        if cmd_build(args):
+            return 1
+    return serve(out, args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sensetime-data", description="SenseTime disclosures as a validated dataset.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--root", default=str(default_root()), help="the package directory (datapackage.json, tables/, schemas/)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("validate", help="check every table; one line per problem; exit 1 on any").set_defaults(fn=cmd_validate)
+    b = sub.add_parser("build", help="validate, then write build/ (SQLite, Parquet, Datasette metadata)")
+    b.add_argument("--out", help="output directory (default: build/ in the package directory)")
+    b.set_defaults(fn=cmd_build)
+    s = sub.add_parser("serve", help="build when needed, then serve with Datasette on 127.0.0.1")
+    s.add_argument("--port", type=int, default=8001, help="port (0 picks a free one)")
+    s.add_argument("--out", help="build directory to serve")
+    s.set_defaults(fn=cmd_serve)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""Rules across columns and tables that a Table Schema cannot state.
+
+Each rule takes a fact table's typed frame and a :class:`Context` (the other tables) and
+returns a Series of messages, one per row: ``""`` where the row passes. ``validate`` wraps
+each rule as a pandera check. Figures are compared as intervals: a printed figure stands
+for every number that rounds to it (38亿元 is 3750–3850 CNY_million), widened on the open
+side by its comparator (2.7万+ is 27000–28000), so checks never fail on rounding alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .schema import FACT_COLUMNS
+from .sources import fold
+
+# --- reading a printed figure -------------------------------------------------------
+
+CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+MULTIPLIERS = {"万亿": 1e12, "千亿": 1e11, "百亿": 1e10, "十亿": 1e9, "亿": 1e8, "千万": 1e7, "百万": 1e6, "十万": 1e5, "万": 1e4}
+LATIN_MULTIPLIERS = {"B": 1e9, "M": 1e6, "K": 1e3}
+
+LOWER_BOUND = ("超过", "超", "逾", "多于", "大于")
+LOWER_BOUND_AFTER = ("+", "多", "以上", "余")
+APPROX = ("~", "～", "约", "近")
+UPPER_BOUND = ("低于", "不到", "少于")
+UPPER_BOUND_AFTER = ("以内", "以下")
+
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+")
+
+
+@dataclass
+class Printed:
+    """A printed figure read into its parts."""
+
+    number: float  # the digits as printed, without multiplier
+    step: float  # one unit of the last printed digit
+    multiplier: float  # 万, 亿, B ...
+    rest: str  # what follows the number and multiplier (units, bounds)
+    sign: int  # -1 for - or ↓, +1 for + or ↑, 0 when not printed
+    bound: str  # comparator hinted by the wording, or ""
+
+
+def _chinese_number(text: str) -> int:
+    total, digit = 0, 0
+    for ch in text:
+        if ch in CN_DIGITS:
+            digit = CN_DIGITS[ch]
+        else:
+            total += (digit or 1) * CN_UNITS[ch]
+            digit = 0
+    return total + digit
+
+
+def parse_printed(text: str) -> Printed | None:
+    """Read the first number of a printed figure with its multiplier, sign and bound.
+
+    >>> p = parse_printed("2.7万+")
+    >>> p.number, p.multiplier, p.bound
+    (2.7, 10000.0, '>')
+    >>> parse_printed("(同比 -19%)").sign
+    -1
+    """
+    m = _NUMBER.search(text)
+    if not m:
+        return None
+    before, digits, after = text[: m.start()], m.group(), text[m.end():]
+    if digits[0].isdigit():
+        number = float(digits.replace(",", ""))
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        step = 10.0 ** -decimals
+    else:
+        if all(ch in CN_UNITS for ch in digits):  # 千亿, 百亿: the multiplier alone is the figure
+            after, number, step = digits + after, 1.0, 1.0
+        else:
+            number, step = float(_chinese_number(digits)), 1.0
+    multiplier = 1.0
+    stripped = after.lstrip()
+    for word, value in list(MULTIPLIERS.items()) + list(LATIN_MULTIPLIERS.items()):
+        if stripped.startswith(word) and not (word in LATIN_MULTIPLIERS and stripped[1:2].isalpha()):
+            multiplier, after = value, stripped[len(word):]
+            break
+    head = before.strip()
+    sign = -1 if head.endswith(("-", "−", "↓")) or head.endswith("(↓") else 1 if head.endswith(("+", "↑")) else 0
+    if head.startswith("(") and after.rstrip().endswith(")") and not sign:
+        sign = 0  # accounting parentheses: sign depends on the metric, not checked here
+    tail = after.strip()
+    bound = ""
+    if head.endswith(LOWER_BOUND) or tail.startswith(LOWER_BOUND_AFTER) or tail.endswith(("+", "以上")):
+        bound = ">"
+    elif head.endswith(APPROX) or head.startswith(APPROX):
+        bound = "≈"
+    elif head.endswith(UPPER_BOUND) or tail.startswith(UPPER_BOUND_AFTER) or tail.endswith(UPPER_BOUND_AFTER):
+        bound = "<"
+    return Printed(number, step, multiplier, tail, sign, bound)
+
+
+def unit_scale(unit: str, printed: Printed) -> float | None:
+    """Factor from the printed number (times its multiplier) to the canonical unit."""
+    rest = printed.rest.lower()
+    if unit == "CNY_million":
+        return 1e-6  # every money figure in the sources is printed in yuan (亿元, 人民币)
+    if unit == "PFLOPS":
+        return 1000.0 if rest.startswith("exa") else 1.0
+    return 1.0
+
+
+def expected_value(as_reported: str, unit: str) -> tuple[float, float] | None:
+    """(magnitude, half a printed step) in the canonical unit, or None when no number is printed."""
+    p = parse_printed(as_reported)
+    if p is None:
+        return None
+    if unit == "rank" and re.search(r"NO\.\s*\d|第[一二三四五六七八九十\d]", as_reported, re.I) is None and p.number > 100:
+        return None
+    scale = unit_scale(unit, p) * p.multiplier
+    return p.number * scale, p.step * scale / 2
+
+
+def interval(value: float, comparator: str, half: float) -> tuple[float, float]:
+    """Every true figure a printed one may stand for."""
+    if comparator == ">":
+        return value, value + 4 * half
+    if comparator == "<":
+        return value - 4 * half, value
+    if comparator == "≈":
+        return value - 4 * half, value + 4 * half
+    return value - half, value + half
+
+
+# --- the context a rule sees ----------------------------------------------------------
+
+
+@dataclass
+class Context:
+    metrics: pd.DataFrame
+    periods: pd.DataFrame
+    texts: dict[str, str] = field(default_factory=dict)  # folded source texts; empty when absent
+
+    def metric(self, metric_id: str) -> dict:
+        rows = self.metrics[self.metrics["metric"] == metric_id]
+        return rows.iloc[0].to_dict() if len(rows) else {}
+
+    def prior(self, period: str) -> str | None:
+        """The same period a year earlier (FY2022 → FY2021; 2022-12-31 → 2021-12-31)."""
+        p = self.periods[self.periods["period"] == period]
+        if p.empty:
+            return None
+        start, end, kind = p.iloc[0]["start"], p.iloc[0]["end"], p.iloc[0]["kind"]
+        year = pd.DateOffset(years=1)
+        q = self.periods[
+            (self.periods["kind"] == kind) & (self.periods["start"] == start - year) & (self.periods["end"] == end - year)
+        ]
+        return None if q.empty else q.iloc[0]["period"]
+
+
+def _messages(frame: pd.DataFrame, fn) -> pd.Series:
+    return pd.Series([fn(r) for r in frame.to_dict("records")], index=frame.index, dtype=object)
+
+
+# --- rules on one row ------------------------------------------------------------------
+
+
+def value_empty_when_missing(frame, ctx):
+    """`value` is empty exactly when `comparator` is `missing`."""
+    def check(r):
+        empty = r["value"] is None or (isinstance(r["value"], float) and math.isnan(r["value"]))
+        if empty and r["comparator"] != "missing":
+            return "value is empty but comparator is not `missing`"
+        if not empty and r["comparator"] == "missing":
+            return f"comparator is `missing` but value is {r['value']}"
+        if not empty and not math.isfinite(r["value"]):
+            return f"value {r['value']} is not a finite number"
+        return ""
+    return _messages(frame, check)
+
+
+def as_reported_matches_value(frame, ctx):
+    """`as_reported` reads back to `value` in `unit` (47亿元 ⇔ 4700 CNY_million) and its wording
+    agrees with `comparator` (+, 超过 ⇒ `>`; ~, 约 ⇒ `≈`) and with the sign of `value`."""
+    def check(r):
+        if r["comparator"] == "missing":
+            return ""
+        expected = expected_value(str(r["as_reported"]), str(r["unit"]))
+        if expected is None:
+            return f"no number can be read in {r['as_reported']!r}"
+        magnitude, half = expected
+        value = abs(r["value"])
+        if not math.isclose(value, magnitude, rel_tol=1e-9, abs_tol=1e-9):
+            return f"{r['as_reported']!r} reads as {magnitude:g} {r['unit']}, but value is {r['value']:g}"
+        p = parse_printed(str(r["as_reported"]))
+        if p.bound and p.bound != r["comparator"]:
+            return f"{r['as_reported']!r} is worded as `{p.bound}` but comparator is `{r['comparator']}`"
+        if p.sign < 0 and r["value"] > 0:
+            return f"{r['as_reported']!r} is printed as a fall but value {r['value']:g} is positive"
+        if p.sign > 0 and r["value"] < 0:
+            return f"{r['as_reported']!r} is printed as a rise but value {r['value']:g} is negative"
+        return ""
+    return _messages(frame, check)
+
+
+def as_reported_in_quote(frame, ctx):
+    """`as_reported` appears inside `quote`."""
+    return _messages(
+        frame, lambda r: "" if fold(str(r["as_reported"])) in fold(str(r["quote"])) else f"{r['as_reported']!r} is not in the quote"
+    )
+
+
+def _in_source(column):
+    def check(frame, ctx):
+        def one(r):
+            text = ctx.texts.get(r["source_id"])
+            if text is None or fold(str(r[column])) in text:
+                return ""
+            return f"{column} not found in source {r['source_id']}: {str(r[column])[:40]!r}"
+        return _messages(frame, one)
+    return check
+
+
+quote_in_source = _in_source("quote")
+quote_in_source.__doc__ = "`quote` is found in the text of its source (tags removed, whitespace folded)."
+excerpt_in_source = _in_source("excerpt")
+excerpt_in_source.__doc__ = "`excerpt` is found in the text of its source (tags removed, whitespace folded)."
+
+
+def unit_is_metric_unit(frame, ctx):
+    """`unit` is the unit of the row's metric in `metrics`."""
+    def check(r):
+        m = ctx.metric(r["metric"])
+        return "" if not m or m["unit"] == r["unit"] else f"metric {r['metric']} is in {m['unit']}, not {r['unit']}"
+    return _messages(frame, check)
+
+
+def period_fits_metric(frame, ctx):
+    """A stock (a level at a date) has an as-of date or month; a flow has a period, not a day."""
+    kinds = dict(zip(ctx.periods["period"], ctx.periods["kind"]))
+
+    def check(r):
+        m, kind = ctx.metric(r["metric"]), kinds.get(r["period"])
+        if not m or kind is None:
+            return ""
+        if m["kind"] == "stock" and kind not in ("date", "month"):
+            return f"{r['metric']} is a stock: give an as-of date, not the {kind} {r['period']}"
+        if m["kind"] == "flow" and kind == "date":
+            return f"{r['metric']} is a flow: give a period code, not the date {r['period']}"
+        return ""
+    return _messages(frame, check)
+
+
+# --- rules across rows -------------------------------------------------------------------
+
+
+def _subject_columns(frame) -> list[str]:
+    skip = {"metric", "period", "source_id", "value", "unit", "comparator", "as_reported", "quote", "ambiguous", "note"}
+    return [c for c in frame.columns if c not in skip and c != "third_party"]
+
+
+def _levels(frame, ctx, subject: tuple, metric: str, period: str) -> list[tuple[float, float]]:
+    cols = _subject_columns(frame)
+    rows = frame[(frame["metric"] == metric) & (frame["period"] == period) & (frame["comparator"] != "missing")]
+    out = []
+    for r in rows.to_dict("records"):
+        if tuple(r[c] for c in cols) != subject:
+            continue
+        half = (expected_value(str(r["as_reported"]), str(r["unit"])) or (0, 0))[1]
+        out.append(interval(abs(r["value"]), r["comparator"], half))
+    return out
+
+
+def _related(frame, ctx, relation: str, compute, describe):
+    """Shared body of the growth, change and ratio rules."""
+    cols = _subject_columns(frame)
+
+    def check(r):
+        m = ctx.metric(r["metric"])
+        target = m.get(relation)
+        if not isinstance(target, str) or not target or r["comparator"] == "missing":
+            return ""
+        subject = tuple(r[c] for c in cols)
+        pairs = compute(target, r, subject)
+        if not pairs:
+            return ""
+        half = (expected_value(str(r["as_reported"]), str(r["unit"])) or (0, 0))[1]
+        lo, hi = interval(r["value"], r["comparator"], half)
+        tolerance = max(half, 1e-9)
+        if any(a - tolerance <= hi and lo <= b + tolerance for a, b in pairs):
+            return ""
+        a, b = pairs[0]
+        return f"{r['metric']} {r['value']:g} disagrees with {describe(target, r)}, which give {a:.4g} to {b:.4g}"
+
+    return _messages(frame, check)
+
+
+def growth_matches_levels(frame, ctx):
+    """A growth rate (`metrics.growth_of`) agrees with the two levels it connects where both are stated."""
+    def compute(level, r, subject):
+        prior = ctx.prior(r["period"])
+        if prior is None:
+            return []
+        now, before = _levels(frame, ctx, subject, level, r["period"]), _levels(frame, ctx, subject, level, prior)
+        return [((a0 / b1 - 1) * 100, (a1 / b0 - 1) * 100) for a0, a1 in now for b0, b1 in before if b0 > 0]
+    return _related(frame, ctx, "growth_of", compute, lambda t, r: f"{t} in {r['period']} and {ctx.prior(r['period'])}")
+
+
+def change_matches_levels(frame, ctx):
+    """An absolute change (`metrics.change_of`) agrees with the two levels it connects where both are stated."""
+    def compute(level, r, subject):
+        prior = ctx.prior(r["period"])
+        if prior is None:
+            return []
+        now, before = _levels(frame, ctx, subject, level, r["period"]), _levels(frame, ctx, subject, level, prior)
+        return [(a0 - b1, a1 - b0) for a0, a1 in now for b0, b1 in before]
+    return _related(frame, ctx, "change_of", compute, lambda t, r: f"{t} in {r['period']} and {ctx.prior(r['period'])}")
+
+
+def ratio_matches_parts(frame, ctx):
+    """A ratio (`metrics.ratio_of`, numerator/denominator) agrees with its parts where both are stated."""
+    def compute(parts, r, subject):
+        num, den = parts.split("/")
+        n, d = _levels(frame, ctx, subject, num, r["period"]), _levels(frame, ctx, subject, den, r["period"])
+        return [(n0 / d1 * 100, n1 / d0 * 100) for n0, n1 in n for d0, d1 in d if d0 > 0]
+    return _related(frame, ctx, "ratio_of", compute, lambda t, r: f"{t.replace('/', ' / ')} in {r['period']}")
+
+
+def shares_sum_to_100(frame, ctx):
+    """Shares of a total (`metrics.share_of_total`) of one period and source add up to 100 ± 2
+    when every subject is present, and to no more than 102 when some are missing."""
+    shares = set(ctx.metrics.loc[ctx.metrics["share_of_total"].astype(bool), "metric"])
+    cols = _subject_columns(frame)
+    rows = frame[frame["metric"].isin(shares) & (frame["comparator"] != "missing")]
+    if rows.empty:
+        return pd.Series("", index=frame.index, dtype=object)
+    n_subjects = rows[cols].drop_duplicates().shape[0]
+    sums = rows.groupby(["metric", "period", "source_id"], observed=True)["value"].agg(["sum", "count"])
+
+    def check(r):
+        if r["metric"] not in shares or r["comparator"] == "missing":
+            return ""
+        total, count = sums.loc[(r["metric"], r["period"], r["source_id"])]
+        if count >= n_subjects and abs(total - 100) > 2:
+            return f"{r['metric']} of {r['period']} in {r['source_id']} sums to {total:g}, not 100 ± 2"
+        if count < n_subjects and total > 102:
+            return f"{r['metric']} of {r['period']} in {r['source_id']} sums to {total:g} with parts missing"
+        return ""
+    return _messages(frame, check)
+
+
+ROW_RULES = {
+    "value_empty_when_missing": ("value", value_empty_when_missing),
+    "as_reported_matches_value": ("as_reported", as_reported_matches_value),
+    "as_reported_in_quote": ("as_reported", as_reported_in_quote),
+    "quote_in_source": ("quote", quote_in_source),
+}
+METRIC_RULES = {
+    "unit_is_metric_unit": ("unit", unit_is_metric_unit),
+    "period_fits_metric": ("period", period_fits_metric),
+    "growth_matches_levels": ("value", growth_matches_levels),
+    "change_matches_levels": ("value", change_matches_levels),
+    "ratio_matches_parts": ("value", ratio_matches_parts),
+    "shares_sum_to_100": ("value", shares_sum_to_100),
+}

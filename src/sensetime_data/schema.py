@@ -1,0 +1,180 @@
+"""The one model of the data: ``schemas/*.json`` (Frictionless Table Schemas) read into tables.
+
+Everything downstream (the package descriptor, pandera schemas, SQLite tables, Parquet
+schemas, Datasette metadata) is derived from what this module reads. Besides the standard
+Table Schema properties, a schema may carry:
+
+- ``title``, ``description``: the resource's title and description;
+- ``observations``: for a fact table, SQL expressions over its columns giving the
+  ``topic``, ``subject`` and ``metric`` of each row in the ``observations`` view;
+- ``label_column``: for a lookup table, the column Datasette shows for its foreign keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT_ENV = "SENSETIME_DATA_ROOT"
+FACT_COLUMNS = ["value", "unit", "comparator", "as_reported", "period", "source_id", "quote", "ambiguous", "note"]
+
+
+class SchemaFileError(Exception):
+    """A schema or descriptor file that cannot be read; carries the file and line."""
+
+    def __init__(self, file: str, line: int, message: str):
+        super().__init__(message)
+        self.file, self.line, self.message = file, line, message
+
+
+def default_root() -> Path:
+    """Where the data lives: $SENSETIME_DATA_ROOT, the copy inside an installed wheel, or the repo."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV])
+    packaged = Path(__file__).parent / "data"
+    if (packaged / "datapackage.json").exists():
+        return packaged
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Table:
+    name: str
+    descriptor: dict
+    csv: Path
+    schema_file: Path
+    fields: list[dict] = field(init=False)
+
+    def __post_init__(self):
+        self.fields = self.descriptor["fields"]
+
+    @property
+    def title(self) -> str:
+        return self.descriptor.get("title", self.name)
+
+    @property
+    def description(self) -> str:
+        return self.descriptor.get("description", "")
+
+    @property
+    def columns(self) -> list[str]:
+        return [f["name"] for f in self.fields]
+
+    @property
+    def primary_key(self) -> list[str]:
+        pk = self.descriptor.get("primaryKey", [])
+        return [pk] if isinstance(pk, str) else list(pk)
+
+    @property
+    def foreign_keys(self) -> list[tuple[str, str, str]]:
+        """(column, other table, other column) for each single-column foreign key."""
+        out = []
+        for fk in self.descriptor.get("foreignKeys", []):
+            fields, ref = fk["fields"], fk["reference"]
+            fields = [fields] if isinstance(fields, str) else fields
+            others = ref["fields"] if isinstance(ref["fields"], list) else [ref["fields"]]
+            out += [(f, ref["resource"] or self.name, o) for f, o in zip(fields, others)]
+        return out
+
+    @property
+    def observations(self) -> dict | None:
+        return self.descriptor.get("observations")
+
+    @property
+    def is_fact(self) -> bool:
+        return self.observations is not None
+
+    def field(self, name: str) -> dict:
+        return next(f for f in self.fields if f["name"] == name)
+
+    def required(self, name: str) -> bool:
+        return bool(self.field(name).get("constraints", {}).get("required"))
+
+
+def _read_json(path: Path, root: Path) -> dict:
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise SchemaFileError(rel, 0, "file not found") from None
+    except UnicodeDecodeError as e:
+        raise SchemaFileError(rel, 1, f"not UTF-8 ({e.reason})") from None
+    except json.JSONDecodeError as e:
+        raise SchemaFileError(rel, e.lineno, f"not valid JSON: {e.msg} (column {e.colno})") from None
+
+
+def read_tables(root: Path | None = None) -> dict[str, Table]:
+    """Every table of the package (one per ``schemas/*.json``), in foreign-key order."""
+    root = Path(root or default_root())
+    tables = {}
+    for res in package_descriptor(root)["resources"]:
+        schema_file = root / res["schema"]
+        descriptor = _read_json(schema_file, root)
+        if not isinstance(descriptor.get("fields"), list) or not all(
+            isinstance(f, dict) and isinstance(f.get("name"), str) for f in descriptor["fields"]
+        ):
+            raise SchemaFileError(res["schema"], 1, "a Table Schema needs a list of fields, each with a name")
+        tables[res["name"]] = Table(res["name"], descriptor, root / res["path"], schema_file)
+    return {n: tables[n] for n in _dependency_order(tables)}
+
+
+def _dependency_order(tables: dict[str, Table]) -> list[str]:
+    order, seen = [], set()
+
+    def visit(name):
+        if name in seen or name not in tables:
+            return
+        seen.add(name)
+        for _, other, _ in tables[name].foreign_keys:
+            if other != name:
+                visit(other)
+        order.append(name)
+
+    for name in sorted(tables):
+        visit(name)
+    return order
+
+
+def read_package(root: Path) -> dict:
+    return _read_json(root / "datapackage.json", root)
+
+
+def schema_names(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / "schemas").glob("*.json"))
+
+
+def package_descriptor(root: Path, cited: dict[str, list[str]] | None = None) -> dict:
+    """``datapackage.json`` as it should be: its package-level metadata kept, its resources
+    regenerated from ``schemas/*.json`` (one resource per schema, ``tables/<name>.csv``).
+
+    ``cited`` maps a table to the source_ids its rows cite; a resource lists those sources,
+    and tables without source columns list every source of the package.
+    """
+    from . import __version__
+
+    package = read_package(root)
+    by_id = {s["name"]: s for s in package.get("sources", [])}
+    resources = []
+    for name in schema_names(root):
+        schema = _read_json(root / "schemas" / f"{name}.json", root)
+        ids = (cited or {}).get(name) or list(by_id)
+        resources.append({
+            "name": name,
+            "profile": "tabular-data-resource",
+            "path": f"tables/{name}.csv",
+            "schema": f"schemas/{name}.json",
+            "title": schema.get("title", name),
+            "description": schema.get("description", ""),
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "sources": [by_id[i] for i in ids if i in by_id],
+            "licenses": package.get("licenses", []),
+        })
+    return {**package, "version": __version__, "resources": resources}
+
+
+def dump_json(descriptor: dict) -> str:
+    return json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n"

@@ -1,0 +1,50 @@
+"""Serve the built database with Datasette: loopback only, immutable, read-only, time-limited."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from .build import DB_NAME, inputs_digest
+
+SETTINGS = {
+    "sql_time_limit_ms": 2000,  # a runaway query is stopped, the server keeps answering
+    "max_returned_rows": 2000,
+    "default_page_size": 100,
+    "allow_download": 1,
+}
+
+
+def is_stale(root: Path, out: Path) -> bool:
+    """True when the build is missing or was made from other inputs than those in ``root``."""
+    info = out / "build.json"
+    if not (out / f"{DB_NAME}.db").exists() or not info.exists():
+        return True
+    return json.loads(info.read_text("utf-8")).get("inputs_sha256") != inputs_digest(root)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def datasette_args(out: Path, port: int) -> list[str]:
+    args = [sys.executable, "-m", "datasette", "serve", "-i", str(out / f"{DB_NAME}.db"),
+            "--metadata", str(out / "metadata.yml"), "--host", "127.0.0.1", "--port", str(port)]
+    for key, value in SETTINGS.items():
+        args += ["--setting", key, str(value)]
+    return args
+
+
+def serve(out: Path, port: int) -> int:
+    """Start Datasette on 127.0.0.1:port and wait for it; returns its exit status."""
+    port = port or free_port()
+    print(f"Serving sensetime-data at http://127.0.0.1:{port}/", flush=True)
+    try:
+        return subprocess.call(datasette_args(out, port))
+    except KeyboardInterrupt:
+        return 0
