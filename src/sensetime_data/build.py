@@ -8,6 +8,7 @@ failed build leaves the last good outputs as they were.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -243,9 +244,14 @@ def datasette_metadata(report: Report) -> str:
         tables[name] = entry
     for name, description in VIEWS.items():
         tables[name] = {"title": name.replace("_", " ").capitalize(), "description": description}
+    items = "".join(
+        f'<li><a href="/{DB_NAME}/{name}"><strong>{html.escape(t["title"])}</strong></a> '
+        f'<code>{name}</code>: {html.escape(t["description"])}</li>'
+        for name, t in tables.items()
+    )
     metadata = {
         "title": package.get("title"),
-        "description": package.get("description"),
+        "description_html": f"<p>{html.escape(package.get('description', ''))}</p><ul>{items}</ul>",
         "license": licence.get("name"),
         "license_url": licence.get("path"),
         "source": sources,

@@ -46,6 +46,17 @@ def cmd_serve(args) -> int:
     return serve(out, args.port)
 
 
+def cmd_docs(args) -> int:
+    from .docs import write_readme
+    from .validate import validate
+
+    report = validate(args.root)
+    if not report.ok:
+        return _report(report)
+    print("README.md updated" if write_readme(Path(args.root), report) else "README.md already up to date")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sensetime-data", description="SenseTime disclosures as a validated dataset.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -59,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--port", type=int, default=8001, help="port (0 picks a free one)")
     s.add_argument("--out", help="build directory to serve")
     s.set_defaults(fn=cmd_serve)
+    sub.add_parser("docs", help="regenerate the table list in README.md from the schemas and tables").set_defaults(fn=cmd_docs)
     args = parser.parse_args(argv)
     return args.fn(args)
 

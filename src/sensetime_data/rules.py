@@ -106,7 +106,7 @@ def unit_scale(unit: str, printed: Printed) -> float | None:
     if unit == "CNY_million":
         return 1e-6  # every money figure in the sources is printed in yuan (亿元, 人民币)
     if unit == "PFLOPS":
-        return 1000.0 if rest.startswith("exa") else 1.0
+        return 1000.0 if "exa" in rest else 1.0
     return 1.0
 
 

@@ -1,0 +1,80 @@
+"""Fixtures: the repo's package, a good build of it in a temporary copy, and copies to break."""
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sensetime_data.build import build
+from sensetime_data.schema import read_tables
+from sensetime_data.sources import SEEDS_ENV, seeds_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+INPUTS = ("tables", "schemas", "datapackage.json")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def seeds() -> Path:
+    """The raw source texts. In CI they must be there; elsewhere their absence skips quote tests."""
+    found = seeds_dir(ROOT)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"source texts not found: set {SEEDS_ENV} or put them in ../shared/seeds")
+        pytest.skip(f"source texts not found (set {SEEDS_ENV}); quote checks cannot run here")
+    return found
+
+
+@pytest.fixture(scope="session")
+def tables():
+    return read_tables(ROOT)
+
+
+@pytest.fixture(scope="session")
+def good_copy(tmp_path_factory, seeds) -> Path:
+    """A copy of the package with a good build in its build/ directory."""
+    root = tmp_path_factory.mktemp("good") / "pkg"
+    copy_inputs(ROOT, root)
+    os.environ[SEEDS_ENV] = str(seeds)
+    report = build(root)
+    assert report.ok, "\n".join(map(str, report.problems))
+    return root
+
+
+@pytest.fixture(scope="session")
+def built(good_copy) -> Path:
+    """The build/ directory of the good copy."""
+    return good_copy / "build"
+
+
+@pytest.fixture
+def broken_copy(good_copy, tmp_path) -> Path:
+    """A fresh copy of the good package and its build, for one test to break."""
+    root = tmp_path / "pkg"
+    copy_inputs(good_copy, root)
+    shutil.copytree(good_copy / "build", root / "build")
+    return root
+
+
+def copy_inputs(src: Path, dst: Path) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in INPUTS:
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dst / name)
+        else:
+            shutil.copy2(src / name, dst / name)
+
+
+def tree_digest(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file under a directory, by relative path."""
+    return {
+        p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }

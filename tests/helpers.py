@@ -1,0 +1,42 @@
+"""Editing a table the way a curator would, for tests that break it."""
+
+import csv
+from pathlib import Path
+
+
+def read_rows(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def find(rows: list[dict], **match) -> int:
+    """Index of the one row whose columns equal ``match``."""
+    hits = [i for i, r in enumerate(rows) if all(r[k] == v for k, v in match.items())]
+    assert len(hits) == 1, f"{len(hits)} rows match {match}"
+    return hits[0]
+
+
+def edit(root: Path, table: str, match: dict, **changes) -> int:
+    """Change cells of the row matching ``match``; returns its line in the file (header is line 1)."""
+    path = root / "tables" / f"{table}.csv"
+    rows = read_rows(path)
+    i = find(rows, **match)
+    rows[i].update(changes)
+    write_rows(path, rows)
+    return i + 2
+
+
+def duplicate(root: Path, table: str, match: dict) -> int:
+    """Append a copy of the row matching ``match``; returns the copy's line."""
+    path = root / "tables" / f"{table}.csv"
+    rows = read_rows(path)
+    rows.append(dict(rows[find(rows, **match)]))
+    write_rows(path, rows)
+    return len(rows) + 1

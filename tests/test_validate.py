@@ -1,0 +1,89 @@
+"""`sensetime-data validate` and `build` on the real tables, and on copies broken one way each."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import tree_digest
+from helpers import duplicate, edit
+from sensetime_data.cli import main
+
+REVENUE_FY2022 = {"metric": "revenue", "period": "FY2022", "source_id": "deck_fy2022"}
+CITY_SHARE_1H2023 = {"segment_id": "smart_city", "metric": "revenue_share", "period": "1H2023", "source_id": "deck_1h2023"}
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    return code, out
+
+
+def test_real_tables_are_valid_and_quotes_were_checked(root, seeds, capsys):
+    code, out = run(capsys, "--root", str(root), "validate")
+    assert code == 0, out
+    assert "problem" not in out.splitlines()[-1]
+    assert "quotes checked against 5 source texts" in out
+
+
+def test_cli_entry_point_runs_as_installed(root, seeds):
+    done = subprocess.run(["sensetime-data", "--root", str(root), "validate"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith("valid:")
+
+
+BREAKAGES = {
+    "wrong type": (
+        lambda r: edit(r, "financials", REVENUE_FY2022, value="3800亿"), "financials", "value", "type-error"),
+    "duplicate key": (
+        lambda r: duplicate(r, "financials", REVENUE_FY2022), "financials", "metric+period+source_id", "primary-key"),
+    "unknown period": (
+        lambda r: edit(r, "financials", REVENUE_FY2022, period="FY2099"), "financials", "period", "foreign_key"),
+    "unknown unit": (
+        lambda r: edit(r, "financials", REVENUE_FY2022, unit="USD_million"), "financials", "unit", "foreign_key"),
+    "quote not in its source": (
+        lambda r: edit(r, "financials", REVENUE_FY2022, quote="38 亿元 集团营业收入翻倍"), "financials", "quote",
+        "quote_in_source"),
+    "value contradicts as_reported": (
+        lambda r: edit(r, "financials", REVENUE_FY2022, value="3600"), "financials", "as_reported",
+        "as_reported_matches_value"),
+    "shares not summing to 100": (
+        lambda r: edit(r, "segment_results", CITY_SHARE_1H2023, value="33", as_reported="33%"), "segment_results",
+        "value", "shares_sum_to_100"),
+    "value empty but not missing": (
+        lambda r: edit(r, "financials", REVENUE_FY2022, value=""), "financials", "value", "value_empty_when_missing"),
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=list(BREAKAGES))
+def test_broken_table_fails_with_file_line_column_and_keeps_build(breakage, broken_copy, capsys):
+    breaker, table, column, rule = BREAKAGES[breakage]
+    line = breaker(broken_copy)
+    expected = f"tables/{table}.csv:{line}: {column}: {rule}: "
+    before = tree_digest(broken_copy / "build")
+
+    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    assert code == 1
+    assert any(l.startswith(expected) for l in out.splitlines()), out
+
+    code, out = run(capsys, "--root", str(broken_copy), "build")
+    assert code == 1
+    assert any(l.startswith(expected) for l in out.splitlines()), out
+    assert "build/ left as it was" in out
+    assert tree_digest(broken_copy / "build") == before
+
+
+def test_growth_that_disagrees_with_its_levels_is_caught(broken_copy, capsys):
+    # FY2022 revenue 38亿 against FY2021's 47亿 is -19%; raising FY2022 to 45亿 makes -19% wrong
+    edit(broken_copy, "financials", REVENUE_FY2022, value="4500", as_reported="45 亿元", quote="45 亿元")
+    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    assert code == 1
+    assert any(": value: growth_matches_levels: revenue_growth -19" in l for l in out.splitlines()), out
+
+
+def test_validate_without_source_texts_skips_quotes_and_says_so(root, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("SENSETIME_DATA_SEEDS", str(tmp_path / "nowhere"))
+    code, out = run(capsys, "--root", str(root), "validate")
+    assert code == 0, out
+    assert "quote check skipped" in out
