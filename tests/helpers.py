@@ -1,7 +1,15 @@
 """Editing a table the way a curator would, for tests that break it."""
 
 import csv
+import sys
 from pathlib import Path
+
+
+def installed(script: str) -> Path:
+    """A console script of the environment running the tests, which need not be activated."""
+    path = Path(sys.executable).with_name(script)
+    assert path.exists(), f"{script} should be installed with the package"
+    return path
 
 
 def read_rows(path: Path) -> list[dict]:

@@ -1,7 +1,6 @@
 """The package descriptor and the schemas: valid, in sync, every field described."""
 
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -9,12 +8,13 @@ import pytest
 from sensetime_data.schema import FACT_COLUMNS, dump_json, package_descriptor
 from sensetime_data.validate import cited_sources, validate
 
+from helpers import installed
+
 CONTRACT_TABLES = ["segments", "financials", "compute_capacity", "automotive_partners", "model_benchmarks"]
 
 
 def test_frictionless_cli_says_the_package_is_valid(root):
-    exe = shutil.which("frictionless")
-    assert exe, "frictionless is a dependency and should be on PATH"
+    exe = installed("frictionless")
     done = subprocess.run([exe, "validate", "datapackage.json"], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "INVALID" not in done.stdout
@@ -73,3 +73,26 @@ def test_readme_table_list_is_current(root):
     assert readme == readme_with_tables(readme, report), "run `sensetime-data docs`"
     for name in report.tables:
         assert f"| `{name}` | {len(report.frames[name])} |" in readme
+
+
+def test_pandera_schemas_are_generated_from_the_table_schemas(root, tables):
+    from sensetime_data.load import read_table
+    from sensetime_data.rules import Context
+    from sensetime_data.validate import table_rules, to_pandera
+
+    frames = {n: read_table(t) for n, t in tables.items()}
+    ctx = Context(metrics=frames["metrics"], periods=frames["periods"])
+    for name, table in tables.items():
+        schema = to_pandera(table, frames, ctx)
+        assert list(schema.columns) == table.columns, name
+        for f in table.fields:
+            column = schema.columns[f["name"]]
+            assert column.nullable == (not table.required(f["name"])), f"{name}.{f['name']}"
+            checks = {c.name for c in column.checks}
+            if "enum" in f.get("constraints", {}):
+                assert "isin" in checks, f"{name}.{f['name']} lost its enum"
+            if "pattern" in f.get("constraints", {}):
+                assert "str_matches" in checks, f"{name}.{f['name']} lost its pattern"
+            if any(fk[0] == f["name"] for fk in table.foreign_keys):
+                assert "foreign_key" in checks, f"{name}.{f['name']} lost its foreign key"
+        assert {c.name for c in schema.checks} == set(table_rules(table)), name

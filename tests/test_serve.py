@@ -1,6 +1,7 @@
 """Datasette over the build: in-process pages, and `sensetime-data serve` as a user starts it."""
 
 import asyncio
+import html
 import os
 import subprocess
 import time
@@ -11,6 +12,7 @@ import yaml
 from datasette.app import Datasette
 
 from sensetime_data.serve import SETTINGS, free_port
+from helpers import installed
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def test_home_page_lists_every_table_with_its_description(datasette, tables):
     assert response.status_code == 200
     for table in tables.values():
         assert f"/sensetime/{table.name}" in response.text
-        assert table.description.split("(")[0].strip()[:40] in response.text
+        assert html.escape(table.description.split("(")[0].strip()[:40]) in response.text
 
 
 def test_every_table_page_answers(datasette, tables):
@@ -50,7 +52,7 @@ def test_database_is_immutable_and_writes_are_refused(datasette):
 def test_serve_command_prints_its_url_and_answers(good_copy):
     port = free_port()
     proc = subprocess.Popen(
-        ["sensetime-data", "--root", str(good_copy), "serve", "--port", str(port)],
+        [str(installed("sensetime-data")), "--root", str(good_copy), "serve", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
     )
     try:

@@ -1,12 +1,11 @@
 """`sensetime-data validate` and `build` on the real tables, and on copies broken one way each."""
 
 import subprocess
-import sys
 
 import pytest
 
 from conftest import tree_digest
-from helpers import duplicate, edit
+from helpers import duplicate, edit, installed
 from sensetime_data.cli import main
 
 REVENUE_FY2022 = {"metric": "revenue", "period": "FY2022", "source_id": "deck_fy2022"}
@@ -28,7 +27,7 @@ def test_real_tables_are_valid_and_quotes_were_checked(root, seeds, capsys):
 
 
 def test_cli_entry_point_runs_as_installed(root, seeds):
-    done = subprocess.run(["sensetime-data", "--root", str(root), "validate"], capture_output=True, text=True)
+    done = subprocess.run([str(installed("sensetime-data")), "--root", str(root), "validate"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("valid:")
 
