@@ -2,7 +2,7 @@
 
 import pytest
 
-from sensetime_data.rules import expected_value, parse_printed
+from sensetime_data.rules import expected_value, interval, parse_printed
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,10 @@ def test_half_step_follows_printed_precision():
 
 def test_text_without_a_number_reads_as_none():
     assert parse_printed("未上榜") is None
+
+
+def test_a_bound_reaches_one_unit_of_its_last_significant_digit():
+    # 34000多 (more than 34000) stands for 34000 to 35000; 6.7万+ for 67000 to 68000
+    assert interval(34000, ">", 0.5) == (34000, 35000)
+    assert interval(67000, ">", 500) == (67000, 68000)
+    assert interval(15, "<", 0.5) == (14, 15)

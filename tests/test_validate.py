@@ -81,6 +81,26 @@ def test_growth_that_disagrees_with_its_levels_is_caught(broken_copy, capsys):
     assert any(": value: growth_matches_levels: revenue_growth -19" in l for l in out.splitlines()), out
 
 
+def test_margin_that_disagrees_with_profit_and_revenue_is_caught(broken_copy, capsys):
+    # FY2022 gross profit 25亿 over revenue 38亿 is 66%, matching the printed 67%; 30亿 would be 79%
+    edit(broken_copy, "financials", {"metric": "gross_profit", "period": "FY2022"}, value="3000", as_reported="30 亿元",
+         quote="30 亿元")
+    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    assert code == 1
+    assert any(": value: ratio_matches_parts: gross_margin 67 disagrees with gross_profit / revenue in FY2022" in l
+               for l in out.splitlines()), out
+
+
+def test_change_of_a_stock_is_checked_against_year_end_levels(broken_copy, capsys):
+    # 162 cities at 2022-12-31 less 140 at 2021-12-31 is the printed 当期增长22个; 150 would not be
+    edit(broken_copy, "segment_results", {"metric": "cities_served", "period": "2022-12-31"}, value="150",
+         as_reported="150个", quote="150个")
+    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    assert code == 1
+    assert any(": value: change_matches_levels: cities_served_change 22 disagrees with cities_served in 2022-12-31 and "
+               "2021-12-31" in l for l in out.splitlines()), out
+
+
 def test_validate_without_source_texts_skips_quotes_and_says_so(root, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("SENSETIME_DATA_SEEDS", str(tmp_path / "nowhere"))
     code, out = run(capsys, "--root", str(root), "validate")

@@ -57,45 +57,83 @@ def _find_all(text: str, needle: str):
         start = text.find(needle, start + 1)
 
 
-def covered_spans(text: str, excerpts: list[str]) -> list[tuple[int, int]]:
-    """Every (start, end) where one of the excerpts occurs in the text."""
+# Cells that describe a row rather than print something of the source.
+UNPRINTED = {"quote", "excerpt", "note", "description", "source_id", "reason"}
+
+
+def _spans(text: str, needle: str, offset: int = 0) -> list[tuple[int, int]]:
+    return [(offset + i, offset + i + len(needle)) for i in _find_all(text, needle)] if needle else []
+
+
+def stated_spans(text: str, rows: list[dict]) -> list[tuple[int, int]]:
+    """Where rows state something: a printed cell (as_reported, a name) inside an occurrence of the row's quote.
+
+    A number in a quote that no row of that quote prints is not stated:
+    >>> text = "按年同比增长36.4%至47亿元"
+    >>> stated_spans(text, [{"quote": text, "as_reported": "47亿元"}])
+    [(12, 17)]
+    """
     spans = []
-    for excerpt in set(excerpts):
-        needle = fold(excerpt)
-        if needle:
-            spans += [(i, i + len(needle)) for i in _find_all(text, needle)]
-    return sorted(spans)
+    for row in rows:
+        quote = fold(str(row.get("quote") or ""))
+        printed = {fold(str(v)) for k, v in row.items() if k not in UNPRINTED and isinstance(v, str)}
+        for start, end in _spans(text, quote):
+            for cell in printed:
+                spans += _spans(text[start:end], cell, start)
+    return spans
 
 
-def source_excerpts(frames: dict[str, pd.DataFrame], source_id: str) -> list[str]:
-    """Quotes of every row citing the source, and its exclusion excerpts."""
-    out = []
-    for frame in frames.values():
+def excluded_spans(text: str, excerpts: list[str]) -> list[tuple[int, int]]:
+    """Every occurrence of every exclusion excerpt."""
+    return [span for excerpt in set(excerpts) for span in _spans(text, fold(excerpt))]
+
+
+def source_rows(frames: dict[str, pd.DataFrame], source_id: str) -> tuple[list[dict], list[str]]:
+    """Rows with a quote citing the source, and the source's exclusion excerpts."""
+    rows, excerpts = [], []
+    for name, frame in frames.items():
         if "source_id" not in frame:
             continue
-        rows = frame[frame["source_id"] == source_id]
-        for column in ("quote", "excerpt"):
-            if column in rows:
-                out += rows[column].dropna().astype(str).tolist()
-    return out
+        mine = frame[frame["source_id"] == source_id]
+        if "excerpt" in mine:
+            excerpts += mine["excerpt"].dropna().astype(str).tolist()
+        elif "quote" in mine:
+            rows += mine.astype(object).where(mine.notna(), None).to_dict("records")
+    return rows, excerpts
 
 
-def unaccounted(text: str, excerpts: list[str]) -> tuple[list[Mention], int]:
-    """Mentions of the text inside no excerpt, and the number of mentions in all."""
-    spans = covered_spans(text, excerpts)
+def unaccounted(text: str, rows: list[dict], excerpts: list[str]) -> tuple[list[Mention], int]:
+    """Mentions of the text neither stated by a row nor inside an exclusion, and the number of mentions in all."""
+    spans = stated_spans(text, rows) + excluded_spans(text, excerpts)
     found = mentions(text)
     missing = [m for m in found if not any(a <= m.start and m.end <= b for a, b in spans)]
     return missing, len(found)
 
 
-def coverage(frames: dict[str, pd.DataFrame], texts: dict[str, str]) -> dict[str, tuple[int, int, list[Mention]]]:
-    """For each source: (mentions accounted for, mentions in all, the ones not accounted for)."""
-    out = {}
+@dataclass
+class Coverage:
+    source_id: str
+    total: int
+    missing: list[Mention]
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * (self.total - len(self.missing)) / self.total if self.total else 100.0
+
+    def __str__(self) -> str:
+        done = self.total - len(self.missing)
+        return f"{self.source_id}: coverage {self.percent:.1f}% ({done} of {self.total} numeric mentions accounted for)"
+
+
+def coverage(frames: dict[str, pd.DataFrame], texts: dict[str, str]) -> list[Coverage]:
+    """The ledger of each source: its numeric mentions and the ones no row or exclusion accounts for."""
+    out = []
     for source_id, text in texts.items():
-        missing, total = unaccounted(text, source_excerpts(frames, source_id))
-        out[source_id] = (total - len(missing), total, missing)
+        missing, total = unaccounted(text, *source_rows(frames, source_id))
+        out.append(Coverage(source_id, total, missing))
     return out
 
 
 def context(text: str, m: Mention, width: int = 30) -> str:
+    """The mention in brackets with the text around it, on one line."""
     return f"{text[max(0, m.start - width):m.start]}[{m.text}]{text[m.end:m.end + width]}"

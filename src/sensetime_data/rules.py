@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pandas as pd
 
@@ -121,12 +122,22 @@ def expected_value(as_reported: str, unit: str) -> tuple[float, float] | None:
     return p.number * scale, p.step * scale / 2
 
 
+def last_place(value: float) -> float:
+    """The place of the last significant digit: 34000 → 1000, 6.7 → 0.1."""
+    if not value:
+        return 0.0
+    return float(Decimal(1).scaleb(Decimal(repr(abs(value))).normalize().as_tuple().exponent))
+
+
 def interval(value: float, comparator: str, half: float) -> tuple[float, float]:
-    """Every true figure a printed one may stand for."""
+    """Every true figure a printed one may stand for.
+
+    A bound reaches one unit of its last significant digit: 34000多 is 34000 to 35000.
+    """
     if comparator == ">":
-        return value, value + 4 * half
+        return value, value + max(2 * half, last_place(value))
     if comparator == "<":
-        return value - 4 * half, value
+        return value - max(2 * half, last_place(value)), value
     if comparator == "≈":
         return value - 4 * half, value + 4 * half
     return value - half, value + half
@@ -155,6 +166,15 @@ class Context:
         q = self.periods[
             (self.periods["kind"] == kind) & (self.periods["start"] == start - year) & (self.periods["end"] == end - year)
         ]
+        return None if q.empty else q.iloc[0]["period"]
+
+    def end_date(self, period: str) -> str | None:
+        """The date period on which a period ends (FY2022 → 2022-12-31)."""
+        p = self.periods[self.periods["period"] == period]
+        if p.empty:
+            return None
+        end = p.iloc[0]["end"]
+        q = self.periods[(self.periods["kind"] == "date") & (self.periods["end"] == end)]
         return None if q.empty else q.iloc[0]["period"]
 
 
@@ -271,6 +291,28 @@ def _levels(frame, ctx, subject: tuple, metric: str, period: str) -> list[tuple[
     return out
 
 
+def _level_periods(ctx, level: str, period: str) -> tuple[str, str] | None:
+    """The two periods a growth or change connects; a stock is read at their end dates,
+    so the growth of cities served in FY2022 is checked against the counts at 2022-12-31 and 2021-12-31."""
+    prior = ctx.prior(period)
+    if prior is None:
+        return None
+    if ctx.metric(level).get("kind") == "stock" and ctx.end_date(period) and ctx.end_date(prior):
+        return ctx.end_date(period), ctx.end_date(prior)
+    return period, prior
+
+
+def _level_pair(frame, ctx, subject: tuple, level: str, period: str):
+    periods = _level_periods(ctx, level, period)
+    if periods is None:
+        return [], []
+    return tuple(_levels(frame, ctx, subject, level, p) for p in periods)
+
+
+def _between(ctx, level: str, period: str) -> str:
+    return "{} in {} and {}".format(level, *_level_periods(ctx, level, period))
+
+
 def _related(frame, ctx, relation: str, compute, describe):
     """Shared body of the growth, change and ratio rules."""
     cols = _subject_columns(frame)
@@ -298,23 +340,17 @@ def _related(frame, ctx, relation: str, compute, describe):
 def growth_matches_levels(frame, ctx):
     """A growth rate (`metrics.growth_of`) agrees with the two levels it connects where both are stated."""
     def compute(level, r, subject):
-        prior = ctx.prior(r["period"])
-        if prior is None:
-            return []
-        now, before = _levels(frame, ctx, subject, level, r["period"]), _levels(frame, ctx, subject, level, prior)
+        now, before = _level_pair(frame, ctx, subject, level, r["period"])
         return [((a0 / b1 - 1) * 100, (a1 / b0 - 1) * 100) for a0, a1 in now for b0, b1 in before if b0 > 0]
-    return _related(frame, ctx, "growth_of", compute, lambda t, r: f"{t} in {r['period']} and {ctx.prior(r['period'])}")
+    return _related(frame, ctx, "growth_of", compute, lambda t, r: _between(ctx, t, r["period"]))
 
 
 def change_matches_levels(frame, ctx):
     """An absolute change (`metrics.change_of`) agrees with the two levels it connects where both are stated."""
     def compute(level, r, subject):
-        prior = ctx.prior(r["period"])
-        if prior is None:
-            return []
-        now, before = _levels(frame, ctx, subject, level, r["period"]), _levels(frame, ctx, subject, level, prior)
+        now, before = _level_pair(frame, ctx, subject, level, r["period"])
         return [(a0 - b1, a1 - b0) for a0, a1 in now for b0, b1 in before]
-    return _related(frame, ctx, "change_of", compute, lambda t, r: f"{t} in {r['period']} and {ctx.prior(r['period'])}")
+    return _related(frame, ctx, "change_of", compute, lambda t, r: _between(ctx, t, r["period"]))
 
 
 def ratio_matches_parts(frame, ctx):
