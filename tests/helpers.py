@@ -48,3 +48,11 @@ def duplicate(root: Path, table: str, match: dict) -> int:
     rows.append(dict(rows[find(rows, **match)]))
     write_rows(path, rows)
     return len(rows) + 1
+
+
+def delete(root: Path, table: str, match: dict) -> None:
+    """Remove the row matching ``match``."""
+    path = root / "tables" / f"{table}.csv"
+    rows = read_rows(path)
+    del rows[find(rows, **match)]
+    write_rows(path, rows)

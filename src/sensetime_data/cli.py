@@ -15,6 +15,8 @@ def _report(report) -> int:
         print(problem)
     for notice in report.notices:
         print(f"note: {notice}")
+    for source in report.ledger:
+        print(source)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -46,6 +48,31 @@ def cmd_serve(args) -> int:
     return serve(out, args.port)
 
 
+def cmd_ledger(args) -> int:
+    from .ledger import context
+    from .validate import validate
+
+    report = validate(args.root)
+    if not report.texts:
+        print("ledger: the source texts were not found (set SENSETIME_DATA_SEEDS to their directory)")
+        return 1
+    known = [c.source_id for c in report.ledger]
+    if args.source and args.source not in known:
+        print(f"ledger: unknown source {args.source!r}; sources are: {', '.join(known)}")
+        return 1
+    for problem in report.problems:
+        print(problem)
+    open_mentions = 0
+    for cov in report.ledger:
+        if args.source in (None, cov.source_id):
+            print(cov)
+            for m in cov.missing:
+                print(f"  {cov.source_id} @{m.start}: {m.text}  …{context(report.texts[cov.source_id], m)}…")
+            open_mentions += len(cov.missing)
+    print(f"{open_mentions} numeric mention(s) not accounted for: add a fact row whose quote states each, or an exclusion")
+    return 1 if open_mentions or report.problems else 0
+
+
 def cmd_docs(args) -> int:
     from .docs import write_readme
     from .validate import validate
@@ -70,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--port", type=int, default=8001, help="port (0 picks a free one)")
     s.add_argument("--out", help="build directory to serve")
     s.set_defaults(fn=cmd_serve)
+    ledger = sub.add_parser("ledger", help="list the numeric mentions of the sources that no row or exclusion accounts for")
+    ledger.add_argument("--source", help="only this source_id")
+    ledger.set_defaults(fn=cmd_ledger)
     sub.add_parser("docs", help="regenerate the table list in README.md from the schemas and tables").set_defaults(fn=cmd_docs)
     args = parser.parse_args(argv)
     return args.fn(args)

@@ -2,7 +2,8 @@
 
 A numeric mention is a run of Arabic digits (with its decimal point and thousands commas)
 or a Chinese numeral used as a quantity: a numeral before a measure word (四款, 两次),
-a numeral with 十/百/千/万/亿 (千亿, 十亿), or 数 before a multiplier (数亿). A mention is
+a numeral with 十/百/千/万/亿 (千亿, 十亿), 数 before a multiplier (数亿), a rank (第一,
+前三) or a zero (零漏检). A mention is
 accounted for when it lies wholly inside an occurrence of a quote of a row of the same
 source, or inside an exclusion excerpt.
 
@@ -26,8 +27,10 @@ NUMERIC = re.compile(
     r"\d+(?:[.,]\d+)*(?: ?[十百千万亿]+)?"  # 47, 3,400, 214.5, 47亿, 38 亿, 2.7万
     r"|[²³¹⁰⁴⁵⁶⁷⁸⁹]+"  # superscripts: footnote markers and exponents
     rf"|数[{_BIG}]+"  # 数亿
-    rf"|[{_CN}]*[{_BIG}][{_CN}{_BIG}]*(?=[{MEASURE}万亿元参级人年天]|$|[^\u4e00-\u9fff])"  # 千亿, 十亿, 一百
-    rf"|[二两三四五六七八九][{MEASURE}]"  # 四款, 两次
+    rf"|[{_CN}]*[{_BIG}][{_CN}{_BIG}]*(?=[{MEASURE}万亿元参级人年天字]|$|[^\u4e00-\u9fff])"  # 千亿, 十亿, 一百
+    rf"|[二两三四五六七八九][{MEASURE}年卡]"  # 四款, 两次, 三年
+    r"|[第前][一二三四五六七八九十]+(?![份方])"  # ranks (第一, 全球前三), not 第一份 or 第三方
+    r"|零(?=[\u4e00-\u9fff])"  # 零漏检, 零接管
 )
 # Words in which a numeral is not a quantity.
 NOT_NUMBERS = ("万物", "百业", "千里", "万里", "千万里", "十九届", "四小龙", "三重", "一体", "三位一体")

@@ -6,6 +6,7 @@
    Schema (``pandera.io.pandas_io.from_frictionless_schema``), extended with what a Table
    Schema cannot say: foreign keys (the converter ignores them), the rules of ``rules``,
    and the quote check against the source texts.
+3. The ledger counts the numeric mentions of each source that rows and exclusions account for.
 
 Every problem is one line, ``file:line: column: rule: message``.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import rules
+from . import ledger, rules
 from .load import read_raw, typed
 from .schema import SchemaFileError, Table, default_root, dump_json, package_descriptor, read_tables
 from .sources import read_texts, seeds_dir
@@ -43,6 +44,8 @@ class Report:
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)
     descriptor: dict | None = None
+    texts: dict[str, str] = field(default_factory=dict)  # folded source texts, when found
+    ledger: list = field(default_factory=list)  # ledger.Coverage of each source
 
     @property
     def ok(self) -> bool:
@@ -85,6 +88,8 @@ def validate(root: Path | None = None) -> Report:
     report.notices += notices
     for name, table in report.tables.items():
         report.problems += _values(root, table, report.frames, ctx, lines[name])
+    report.texts = ctx.texts
+    report.ledger = ledger.coverage(report.frames, ctx.texts)
     cited = cited_sources(report)
     if (root / "datapackage.json").read_text("utf-8") != dump_json(package_descriptor(root, cited)):
         report.notices.append("datapackage.json differs from what schemas/ give: `sensetime-data build` rewrites it")
