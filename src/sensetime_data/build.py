@@ -8,7 +8,6 @@ failed build leaves the last good outputs as they were.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 import shutil
@@ -18,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from .schema import Table, default_root, dump_json, package_descriptor
+from .site import add_dictionary, add_labels_and_search, datasette_metadata
 from .validate import Problem, Report, cited_sources, validate
 
-DB_NAME = "sensetime"
 OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
 INPUTS = ("tables/*.csv", "schemas/*.json", "datapackage.json")
 
@@ -28,19 +27,6 @@ SQL_TYPES = {"string": str, "number": float, "integer": int, "boolean": int, "da
 
 OBSERVATION_COLUMNS = ["topic", "subject", "metric", "period", "value", "unit", "comparator",
                        "as_reported", "source_id", "quote", "ambiguous", "note", "fact_table"]
-
-VIEWS = {
-    "observations": (
-        "Every numeric fact of every fact table in one shape: topic, subject, metric, period, "
-        "value in its canonical unit, comparator, the figure as printed, source and verbatim quote. "
-        "`fact_table` names the table the row comes from."
-    ),
-    "fact_agreement": (
-        "Facts stated by more than one source (same topic, subject, metric, period and unit), "
-        "with each source's printed figure and whether the normalised values agree."
-    ),
-}
-
 
 class BuildError(Exception):
     def __init__(self, problems: list[Problem]):
@@ -146,6 +132,8 @@ def write_sqlite(path: Path, report: Report) -> None:
         for column, _, _ in table.foreign_keys:
             if pk != [column]:
                 db[name].create_index([column], find_unique_name=True)
+    add_labels_and_search(db, report.tables)
+    add_dictionary(db, report.tables)
     db.execute(f"create view observations as {observations_sql(report.tables)}")
     db.execute(f"create view fact_agreement as {AGREEMENT_SQL}")
     broken = db.execute("pragma foreign_key_check").fetchall()
@@ -218,43 +206,3 @@ def write_parquet(directory: Path, report: Report) -> None:
                 frame[f["name"]] = frame[f["name"]].dt.date
         arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         pq.write_table(arrow.replace_schema_metadata(schema.metadata), directory / f"{name}.parquet")
-
-
-# --- Datasette metadata ------------------------------------------------------------------
-
-
-def datasette_metadata(report: Report) -> str:
-    """``metadata.yml`` for Datasette, from the package descriptor and the schemas only."""
-    import yaml
-
-    package = report.descriptor
-    licence = (package.get("licenses") or [{}])[0]
-    sources = "; ".join(s["title"] for s in package.get("sources", []))
-    tables = {}
-    for name, table in report.tables.items():
-        entry = {
-            "title": table.title,
-            "description": table.description,
-            "columns": {f["name"]: f.get("description", "") for f in table.fields},
-        }
-        if table.descriptor.get("label_column"):
-            entry["label_column"] = table.descriptor["label_column"]
-        if table.is_fact:
-            entry["facets"] = [c for c in ("metric", "period", "source_id") if c in table.columns]
-        tables[name] = entry
-    for name, description in VIEWS.items():
-        tables[name] = {"title": name.replace("_", " ").capitalize(), "description": description}
-    items = "".join(
-        f'<li><a href="/{DB_NAME}/{name}"><strong>{html.escape(t["title"])}</strong></a> '
-        f'<code>{name}</code>: {html.escape(t["description"])}</li>'
-        for name, t in tables.items()
-    )
-    metadata = {
-        "title": package.get("title"),
-        "description_html": f"<p>{html.escape(package.get('description', ''))}</p><ul>{items}</ul>",
-        "license": licence.get("name"),
-        "license_url": licence.get("path"),
-        "source": sources,
-        "databases": {DB_NAME: {"tables": tables}},
-    }
-    return yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False, width=100)

@@ -7,7 +7,9 @@ Table Schema properties, a schema may carry:
 - ``title``, ``description``: the resource's title and description;
 - ``observations``: for a fact table, SQL expressions over its columns giving the
   ``topic``, ``subject`` and ``metric`` of each row in the ``observations`` view;
-- ``label_column``: for a lookup table, the column Datasette shows for its foreign keys.
+- ``label_column``: for a lookup table, the column Datasette shows for its foreign keys, or
+  two columns (English and Chinese) joined into a generated ``label`` column;
+- ``facets``, ``sort``: the Datasette facets and default sort of the table's page.
 """
 
 from __future__ import annotations

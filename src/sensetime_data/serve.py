@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .build import DB_NAME, inputs_digest
+from .build import inputs_digest
+from .site import DB_NAME
 
 SETTINGS = {
     "sql_time_limit_ms": 2000,  # a runaway query is stopped, the server keeps answering
