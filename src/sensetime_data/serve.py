@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -42,10 +42,9 @@ def datasette_args(out: Path, port: int) -> list[str]:
 
 
 def serve(out: Path, port: int) -> int:
-    """Start Datasette on 127.0.0.1:port and wait for it; returns its exit status."""
+    """Start Datasette on 127.0.0.1:port in place of this process, so stopping it stops the server."""
     port = port or free_port()
     print(f"Serving sensetime-data at http://127.0.0.1:{port}/", flush=True)
-    try:
-        return subprocess.call(datasette_args(out, port))
-    except KeyboardInterrupt:
-        return 0
+    args = datasette_args(out, port)
+    os.execv(args[0], args)
+    return 1  # not reached: execv replaces the process
