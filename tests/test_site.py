@@ -63,7 +63,7 @@ def test_home_page_says_what_and_where_from_in_english_and_chinese(datasette, ta
         assert f'href="{link}"' in page, link
     for table in tables.values():
         assert f"/sensetime/{table.name}" in page
-        assert html.escape(table.description.split("(")[0].strip()[:40]) in page
+        assert html.escape(table.description.split("`")[0].split("(")[0].strip()[:40]) in page
 
 
 def test_every_table_and_view_page_answers_with_all_rows(datasette, tables, db_counts):

@@ -8,6 +8,7 @@ from ``queries.yml`` and ``dashboards.yml`` beside this module, the only hand-wr
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from .schema import Table
@@ -31,6 +32,11 @@ VIEWS = {
         "with each source's printed figure and whether the normalised values agree."
     ),
 }
+
+
+def to_html(text: str) -> str:
+    """Escaped text with `code` spans, as the descriptions write column and table names."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
 def label_sql(table: Table) -> str | None:
@@ -69,6 +75,7 @@ def _table_metadata(table: Table, resource: dict) -> dict:
     entry = {
         "title": table.title,
         "description": table.description,
+        "description_html": to_html(table.description),
         "columns": {f["name"]: f.get("description", "") for f in table.fields},
         "source": "; ".join(s["title"] for s in resource.get("sources", [])),
         "license": (resource.get("licenses") or [{}])[0].get("name"),
@@ -88,13 +95,13 @@ def home_html(package: dict, tables: dict[str, dict], queries: dict, dashboards:
         return f'<a href="{href}">{html.escape(text)}</a>'
 
     table_items = "".join(
-        f'<li>{link(f"/{DB_NAME}/{name}", t["title"])} <code>{name}</code>: {html.escape(t["description"])}</li>'
+        f'<li>{link(f"/{DB_NAME}/{name}", t["title"])} <code>{name}</code>: {to_html(t["description"])}</li>'
         for name, t in tables.items()
     )
     query_items = "".join(f"<li>{link(f'/{DB_NAME}/{name}', q['title'])}</li>" for name, q in queries.items())
     dashboard_items = "".join(f"<li>{link(f'/-/dashboards/{slug}', d['title'])}</li>" for slug, d in dashboards.items())
     return (
-        f"<p>{html.escape(package.get('description', ''))}</p>"
+        f"<p>{to_html(package.get('description', ''))}</p>"
         f"<p lang=\"zh\">{html.escape(package.get('description_zh', ''))}</p>"
         f"<p><strong>Cite / 引用:</strong> {html.escape(package.get('citation', ''))}</p>"
         f"<p>{link(f'/{DB_NAME}/data_dictionary', 'Data dictionary 数据字典')}: every column, its type, unit and meaning. "
