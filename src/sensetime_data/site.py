@@ -80,6 +80,7 @@ def _table_metadata(table: Table, resource: dict) -> dict:
         "source": "; ".join(s["title"] for s in resource.get("sources", [])),
         "license": (resource.get("licenses") or [{}])[0].get("name"),
         "license_url": (resource.get("licenses") or [{}])[0].get("path"),
+        "about": f"Table Schema: schemas/{table.name}.json",
     }
     if label_column(table):
         entry["label_column"] = label_column(table)
