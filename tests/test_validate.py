@@ -2,14 +2,11 @@
 
 import subprocess
 
-import pytest
 
-from conftest import tree_digest
-from helpers import duplicate, edit, installed
+from helpers import edit, installed
 from sensetime_data.cli import main
 
 REVENUE_FY2022 = {"metric": "revenue", "period": "FY2022", "source_id": "deck_fy2022"}
-CITY_SHARE_1H2023 = {"segment_id": "smart_city", "metric": "revenue_share", "period": "1H2023", "source_id": "deck_1h2023"}
 
 
 def run(capsys, *args):
@@ -32,45 +29,7 @@ def test_cli_entry_point_runs_as_installed(root, seeds):
     assert done.stdout.splitlines()[-1].startswith("valid:")
 
 
-BREAKAGES = {
-    "wrong type": (
-        lambda r: edit(r, "financials", REVENUE_FY2022, value="3800亿"), "financials", "value", "type-error"),
-    "duplicate key": (
-        lambda r: duplicate(r, "financials", REVENUE_FY2022), "financials", "metric+period+source_id", "primary-key"),
-    "unknown period": (
-        lambda r: edit(r, "financials", REVENUE_FY2022, period="FY2099"), "financials", "period", "foreign_key"),
-    "unknown unit": (
-        lambda r: edit(r, "financials", REVENUE_FY2022, unit="USD_million"), "financials", "unit", "foreign_key"),
-    "quote not in its source": (
-        lambda r: edit(r, "financials", REVENUE_FY2022, quote="38 亿元 集团营业收入翻倍"), "financials", "quote",
-        "quote_in_source"),
-    "value contradicts as_reported": (
-        lambda r: edit(r, "financials", REVENUE_FY2022, value="3600"), "financials", "as_reported",
-        "as_reported_matches_value"),
-    "shares not summing to 100": (
-        lambda r: edit(r, "segment_results", CITY_SHARE_1H2023, value="33", as_reported="33%"), "segment_results",
-        "value", "shares_sum_to_100"),
-    "value empty but not missing": (
-        lambda r: edit(r, "financials", REVENUE_FY2022, value=""), "financials", "value", "value_empty_when_missing"),
-}
-
-
-@pytest.mark.parametrize("breakage", BREAKAGES, ids=list(BREAKAGES))
-def test_broken_table_fails_with_file_line_column_and_keeps_build(breakage, broken_copy, capsys):
-    breaker, table, column, rule = BREAKAGES[breakage]
-    line = breaker(broken_copy)
-    expected = f"tables/{table}.csv:{line}: {column}: {rule}: "
-    before = tree_digest(broken_copy / "build")
-
-    code, out = run(capsys, "--root", str(broken_copy), "validate")
-    assert code == 1
-    assert any(l.startswith(expected) for l in out.splitlines()), out
-
-    code, out = run(capsys, "--root", str(broken_copy), "build")
-    assert code == 1
-    assert any(l.startswith(expected) for l in out.splitlines()), out
-    assert "build/ left as it was" in out
-    assert tree_digest(broken_copy / "build") == before
+# Broken tables of every kind are in test_bad_inputs.py; here, the rules that relate rows.
 
 
 def test_growth_that_disagrees_with_its_levels_is_caught(broken_copy, capsys):

@@ -37,7 +37,6 @@ def cmd_build(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .build import build
     from .serve import is_stale, serve
 
     out = Path(args.out or Path(args.root) / "build")

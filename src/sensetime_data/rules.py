@@ -143,6 +143,28 @@ def interval(value: float, comparator: str, half: float) -> tuple[float, float]:
     return value - half, value + half
 
 
+# --- cells, before typing -----------------------------------------------------------------
+
+# What a spreadsheet would run on opening an exported CSV: `=` and anything, or +, -, @ before a
+# function or command name (=HYPERLINK(...), +cmd|..., @SUM(...)). Printed figures such as
+# +59% or -19 and the comparator `=` are not formulas.
+FORMULA = re.compile(r"^(=.|[+\-@]\s*[A-Za-z_][\w.]*\s*[(|!])", re.S)
+
+
+def cell_problem(text: str, kind: str) -> tuple[str, str] | None:
+    """(rule, message) for a raw cell no table may hold, whatever its schema allows."""
+    if kind in ("number", "integer") and text:
+        try:
+            number = float(text)
+        except ValueError:
+            return None  # a type error, reported by frictionless
+        if not math.isfinite(number):
+            return "finite", f"{text!r} is not a finite number (SQLite and Parquet readers differ on NaN and inf)"
+    if kind == "string" and FORMULA.match(text):
+        return "formula", f"{text[:40]!r} would run as a formula in a spreadsheet"
+    return None
+
+
 # --- the context a rule sees ----------------------------------------------------------
 
 
@@ -150,6 +172,7 @@ def interval(value: float, comparator: str, half: float) -> tuple[float, float]:
 class Context:
     metrics: pd.DataFrame
     periods: pd.DataFrame
+    units: pd.DataFrame = field(default_factory=pd.DataFrame)
     texts: dict[str, str] = field(default_factory=dict)  # folded source texts; empty when absent
 
     def metric(self, metric_id: str) -> dict:
@@ -195,6 +218,20 @@ def value_empty_when_missing(frame, ctx):
             return f"comparator is `missing` but value is {r['value']}"
         if not empty and not math.isfinite(r["value"]):
             return f"value {r['value']} is not a finite number"
+        return ""
+    return _messages(frame, check)
+
+
+def value_in_unit_range(frame, ctx):
+    """`value` lies within its unit's `minimum` and `maximum` (no negative count, no percent of 10 000)."""
+    bounds = ctx.units.set_index("unit")[["minimum", "maximum"]] if len(ctx.units) else pd.DataFrame()
+
+    def check(r):
+        if pd.isna(r["value"]) or r["unit"] not in bounds.index:
+            return ""
+        lo, hi = bounds.loc[r["unit"]]
+        if (pd.notna(lo) and r["value"] < lo) or (pd.notna(hi) and r["value"] > hi):
+            return f"{r['value']:g} {r['unit']} is outside [{'' if pd.isna(lo) else f'{lo:g}'}, {'' if pd.isna(hi) else f'{hi:g}'}]"
         return ""
     return _messages(frame, check)
 
@@ -387,6 +424,7 @@ def shares_sum_to_100(frame, ctx):
 
 ROW_RULES = {
     "value_empty_when_missing": ("value", value_empty_when_missing),
+    "value_in_unit_range": ("value", value_in_unit_range),
     "as_reported_matches_value": ("as_reported", as_reported_matches_value),
     "as_reported_in_quote": ("as_reported", as_reported_in_quote),
     "quote_in_source": ("quote", quote_in_source),

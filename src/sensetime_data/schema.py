@@ -20,15 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT_ENV = "SENSETIME_DATA_ROOT"
+FIELD_TYPES = ("string", "number", "integer", "boolean", "date")  # the Table Schema types load.typed reads
 FACT_COLUMNS = ["value", "unit", "comparator", "as_reported", "period", "source_id", "quote", "ambiguous", "note"]
 
 
 class SchemaFileError(Exception):
     """A schema or descriptor file that cannot be read; carries the file and line."""
 
-    def __init__(self, file: str, line: int, message: str):
+    def __init__(self, file: str, line: int, message: str, rule: str = "schema", column: str = "-"):
         super().__init__(message)
-        self.file, self.line, self.message = file, line, message
+        self.file, self.line, self.message, self.rule, self.column = file, line, message, rule, column
 
 
 def default_root() -> Path:
@@ -104,7 +105,15 @@ def _read_json(path: Path, root: Path) -> dict:
     except UnicodeDecodeError as e:
         raise SchemaFileError(rel, 1, f"not UTF-8 ({e.reason})") from None
     except json.JSONDecodeError as e:
-        raise SchemaFileError(rel, e.lineno, f"not valid JSON: {e.msg} (column {e.colno})") from None
+        raise SchemaFileError(rel, e.lineno, f"not valid JSON: {e.msg} (column {e.colno})", "json") from None
+
+
+def _line_of(path: Path, needle: str) -> int:
+    """The first line of a file that contains ``needle`` (1 when none does)."""
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if needle in line:
+            return number
+    return 1
 
 
 def read_tables(root: Path | None = None) -> dict[str, Table]:
@@ -118,6 +127,10 @@ def read_tables(root: Path | None = None) -> dict[str, Table]:
             isinstance(f, dict) and isinstance(f.get("name"), str) for f in descriptor["fields"]
         ):
             raise SchemaFileError(res["schema"], 1, "a Table Schema needs a list of fields, each with a name")
+        for f in descriptor["fields"]:
+            if f.get("type", "string") not in FIELD_TYPES:
+                raise SchemaFileError(res["schema"], _line_of(schema_file, f'"name": "{f["name"]}"'), f"type {f.get('type')!r} is "
+                                      f"not one this package uses ({', '.join(FIELD_TYPES)})", "field-error", f["name"])
         tables[res["name"]] = Table(res["name"], descriptor, root / res["path"], schema_file)
     return {n: tables[n] for n in _dependency_order(tables)}
 

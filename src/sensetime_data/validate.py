@@ -66,7 +66,10 @@ def validate(root: Path | None = None) -> Report:
         report.tables = read_tables(root)
         report.descriptor = package_descriptor(root)
     except SchemaFileError as e:
-        report.problems.append(Problem(e.file, e.line, "-", "schema", e.message))
+        report.problems.append(Problem(e.file, e.line, e.column, e.rule, e.message))
+        return report
+    report.problems += _resource_files(root)
+    if report.problems:
         return report
     lines = {}
     for name, table in report.tables.items():
@@ -75,12 +78,19 @@ def validate(root: Path | None = None) -> Report:
         except FileNotFoundError:
             report.problems.append(Problem(_rel(table.csv, root), 0, "-", "file", "file not found"))
         except UnicodeDecodeError as e:
-            report.problems.append(Problem(_rel(table.csv, root), 1, "-", "encoding", f"not UTF-8 ({e.reason})"))
+            line = e.object[: e.start].count(b"\n") + 1
+            report.problems.append(Problem(_rel(table.csv, root), line, "-", "encoding",
+                                           f"not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8"))
         else:
+            if raw.columns.empty:
+                report.problems.append(Problem(_rel(table.csv, root), 1, "-", "empty",
+                                               "the file is empty: it needs at least its header line"))
             report.frames[name] = raw
     if report.problems:
         return report
     report.problems += _structure(root, report.descriptor, lines)
+    for name, table in report.tables.items():
+        report.problems += _cells(root, table, report.frames[name], lines[name])
     if report.problems:
         return report
     report.frames = {n: typed(t, report.frames[n]) for n, t in report.tables.items()}
@@ -94,6 +104,27 @@ def validate(root: Path | None = None) -> Report:
     if (root / "datapackage.json").read_text("utf-8") != dump_json(package_descriptor(root, cited)):
         report.notices.append("datapackage.json differs from what schemas/ give: `sensetime-data build` rewrites it")
     return report
+
+
+def _resource_files(root: Path) -> list[Problem]:
+    """Every resource of the datapackage.json on disk points to a file that exists."""
+    import json
+
+    path = root / "datapackage.json"
+    text = path.read_text("utf-8")
+    try:
+        resources = json.loads(text).get("resources", [])
+    except json.JSONDecodeError as e:
+        return [Problem("datapackage.json", e.lineno, "-", "json", f"not valid JSON: {e.msg} (column {e.colno})")]
+    problems = []
+    for r in resources:
+        for key in ("path", "schema"):
+            target = r.get(key)
+            if isinstance(target, str) and not (root / target).exists():
+                line = next((n for n, l in enumerate(text.splitlines(), 1) if f'"{target}"' in l), 1)
+                problems.append(Problem("datapackage.json", line, key, "resource_file",
+                                        f"resource {r.get('name')!r} points to {target}, which does not exist"))
+    return problems
 
 
 def cited_sources(report: Report) -> dict[str, list[str]]:
@@ -143,6 +174,19 @@ def _structure(root: Path, descriptor: dict, lines: dict[str, list[int]]) -> lis
     return problems
 
 
+def _cells(root: Path, table: Table, raw: pd.DataFrame, lines: list[int]) -> list[Problem]:
+    """Cells no schema constraint catches: NaN and inf in numbers, formulas in text."""
+    problems = []
+    for f in table.fields:
+        if f["name"] not in raw:
+            continue
+        for index, text in raw[f["name"]].items():
+            found = rules.cell_problem(text, f.get("type", "string"))
+            if found:
+                problems.append(Problem(_rel(table.csv, root), lines[index], f["name"], *found))
+    return problems
+
+
 def descriptor_table(descriptor: dict, name: str) -> dict:
     return next(r for r in descriptor["resources"] if r["name"] == name)
 
@@ -159,7 +203,8 @@ def _pk(root: Path, resource: dict) -> list[str]:
 
 def _context(root: Path, report: Report) -> tuple[rules.Context, list[str]]:
     frames = report.frames
-    ctx = rules.Context(metrics=frames.get("metrics", pd.DataFrame()), periods=frames.get("periods", pd.DataFrame()))
+    ctx = rules.Context(metrics=frames.get("metrics", pd.DataFrame()), periods=frames.get("periods", pd.DataFrame()),
+                        units=frames.get("units", pd.DataFrame()))
     seeds = seeds_dir(root)
     if seeds is None:
         return ctx, ["quote check skipped: source texts not found (set SENSETIME_DATA_SEEDS to their directory)"]
