@@ -3,11 +3,17 @@
 import hashlib
 import os
 import shutil
+import signal
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from helpers import installed
 from sensetime_data.build import build
+from sensetime_data.serve import free_port
 from sensetime_data.schema import read_tables
 from sensetime_data.sources import SEEDS_ENV, seeds_dir
 
@@ -78,3 +84,28 @@ def tree_digest(directory: Path) -> dict[str, str]:
         for p in sorted(directory.rglob("*"))
         if p.is_file()
     }
+
+
+@pytest.fixture(scope="session")
+def served(good_copy, tmp_path_factory):
+    """(the URL it printed, its base URL) of `sensetime-data serve --port N` over a good build."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as out:  # a file, not a pipe nobody reads, for the access log
+        proc = subprocess.Popen([str(installed("sensetime-data")), "--root", str(good_copy), "serve", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/-/versions.json", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail(f"the server did not answer:\n{log.read_text()}")
+                time.sleep(0.3)
+        yield log.read_text().splitlines()[0], base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)

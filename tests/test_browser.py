@@ -9,17 +9,12 @@ pages are left in build/screenshots/ for a person to look at.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
-import urllib.request
 
 import pytest
 import yaml
 
-from sensetime_data.serve import free_port
-from helpers import installed
 from conftest import ROOT
 
 SHOTS = ROOT / "build" / "screenshots"
@@ -53,35 +48,8 @@ def browser() -> str:
 
 
 @pytest.fixture(scope="module")
-def site(good_copy, tmp_path_factory):
-    """The URL of `sensetime-data serve` over the good build, as a user starts it."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:  # a file, not a pipe: the access log must never fill a pipe nobody reads
-        proc = subprocess.Popen(
-            [str(installed("sensetime-data")), "--root", str(good_copy), "serve", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/versions.json", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(f"the server did not answer:\n{log.read_text()}")
-                time.sleep(0.3)
-        assert log.read_text().splitlines()[0] == f"Serving sensetime-data at {url}/"
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the serve command and the Datasette it started
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+def site(served):
+    return served[1]
 
 
 def render(browser: str, url: str, name: str) -> str:

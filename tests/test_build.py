@@ -98,3 +98,19 @@ def test_datasette_metadata_describes_every_table_and_column(built, tables):
         assert described[name]["description"] == table.description
         assert described[name]["columns"] == {f["name"]: f["description"] for f in table.fields}
     assert {"observations", "fact_agreement"} <= set(described)
+
+
+def test_two_builds_are_byte_identical(good_copy, tmp_path, monkeypatch):
+    """Same tables, two builds: every output file the same bytes (the build time from SOURCE_DATE_EPOCH)."""
+    from conftest import tree_digest
+    from sensetime_data.build import build
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    descriptors = []
+    for name in ("one", "two"):
+        assert build(good_copy, tmp_path / name).ok
+        descriptors.append((good_copy / "datapackage.json").read_bytes())
+    one, two = tree_digest(tmp_path / "one"), tree_digest(tmp_path / "two")
+    assert {"sensetime.db", "metadata.yml", "build.json", "parquet/financials.parquet"} <= set(one)
+    assert one == two
+    assert descriptors[0] == descriptors[1]

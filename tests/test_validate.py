@@ -2,7 +2,6 @@
 
 import subprocess
 
-
 from helpers import edit, installed
 from sensetime_data.cli import main
 

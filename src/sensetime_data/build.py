@@ -88,14 +88,21 @@ def inputs_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def build_info(root: Path) -> dict:
+def _build_time() -> str:
+    """Now, or $SOURCE_DATE_EPOCH when set, so that a rebuild can be byte-identical in every file."""
     from datetime import datetime, timezone
 
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def build_info(root: Path) -> dict:
     from . import __version__
 
     return {
         "version": __version__,
-        "built_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "built_at": _build_time(),
         "inputs_sha256": inputs_digest(root),
     }
 

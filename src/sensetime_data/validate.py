@@ -34,7 +34,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.column}: {self.rule}: {self.message}"
+        message = " ".join(str(self.message).split())  # one line, whatever a cell held
+        return f"{self.file}:{self.line}: {self.column}: {self.rule}: {message}"
 
 
 @dataclass
