@@ -76,7 +76,7 @@ def test_readme_table_list_is_current(root):
 
 
 def test_pandera_schemas_are_generated_from_the_table_schemas(root, tables):
-    from sensetime_data.load import read_table
+    from sensetime_data.read import read_table
     from sensetime_data.rules import Context
     from sensetime_data.validate import table_rules, to_pandera
 
@@ -96,3 +96,13 @@ def test_pandera_schemas_are_generated_from_the_table_schemas(root, tables):
             if any(fk[0] == f["name"] for fk in table.foreign_keys):
                 assert "foreign_key" in checks, f"{name}.{f['name']} lost its foreign key"
         assert {c.name for c in schema.checks} == set(table_rules(table)), name
+
+
+def test_data_dictionary_is_current(root):
+    from sensetime_data.docs import DICTIONARY, data_dictionary
+
+    report = validate(root)
+    assert (root / DICTIONARY).read_text("utf-8") == data_dictionary(report), "run `sensetime-data docs`"
+    for name, table in report.tables.items():
+        for f in table.fields:
+            assert f"| `{f['name']}` | {f.get('type', 'string')} |" in data_dictionary(report), (name, f["name"])

@@ -7,7 +7,6 @@ failed build leaves the last good outputs as they were.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,12 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .schema import Table, default_root, dump_json, package_descriptor
+from .schema import Table, default_root, dump_json, inputs_digest, package_descriptor
 from .site import add_dictionary, add_labels_and_search, datasette_metadata
 from .validate import Problem, Report, cited_sources, validate
 
 OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
-INPUTS = ("tables/*.csv", "schemas/*.json", "datapackage.json")
 
 SQL_TYPES = {"string": str, "number": float, "integer": int, "boolean": int, "date": str}
 
@@ -77,15 +75,6 @@ def _write_if_changed(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, "utf-8")
     os.replace(tmp, path)
-
-
-def inputs_digest(root: Path) -> str:
-    """SHA-256 over every input file, so `serve` can tell when a build is stale."""
-    h = hashlib.sha256()
-    for pattern in INPUTS:
-        for path in sorted(root.glob(pattern)):
-            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
 
 
 def _build_time() -> str:

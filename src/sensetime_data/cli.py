@@ -72,14 +72,38 @@ def cmd_ledger(args) -> int:
     return 1 if open_mentions or report.problems else 0
 
 
+def cmd_info(args) -> int:
+    import json
+
+    from . import api
+
+    root = Path(args.root)
+    info = root / "build" / "build.json"
+    if not info.exists():
+        print(f"no build in {root / 'build'}: run `sensetime-data build`")
+        return 1
+    built = json.loads(info.read_text("utf-8"))
+    print(f"sensetime-data {__version__}, data in {root}")
+    print(f"built {built['built_at']} from inputs sha256 {built['inputs_sha256'][:16]}…")
+    print("\ntables:")
+    for row in api.tables().itertuples():
+        print(f"  {row.name:<22}{row.rows:>6}  {row.title}")
+    print("\nsources:")
+    for row in api.sql("select source_id, published, sha256, title_en from sources order by published").itertuples():
+        print(f"  {row.source_id:<18}{row.published:<12}{row.sha256}  {row.title_en}")
+    return 0
+
+
 def cmd_docs(args) -> int:
-    from .docs import write_readme
+    from .docs import DICTIONARY, write_dictionary, write_readme
     from .validate import validate
 
     report = validate(args.root)
     if not report.ok:
         return _report(report)
     print("README.md updated" if write_readme(Path(args.root), report) else "README.md already up to date")
+    changed = write_dictionary(Path(args.root), report)
+    print(f"{DICTIONARY} updated" if changed else f"{DICTIONARY} already up to date")
     return 0
 
 
@@ -99,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     ledger = sub.add_parser("ledger", help="list the numeric mentions of the sources that no row or exclusion accounts for")
     ledger.add_argument("--source", help="only this source_id")
     ledger.set_defaults(fn=cmd_ledger)
-    sub.add_parser("docs", help="regenerate the table list in README.md from the schemas and tables").set_defaults(fn=cmd_docs)
+    sub.add_parser("info", help="version, build time, tables with row counts, sources with their sha256").set_defaults(
+        fn=cmd_info)
+    sub.add_parser("docs", help="regenerate the table list in README.md and docs/data-dictionary.md").set_defaults(fn=cmd_docs)
     args = parser.parse_args(argv)
     return args.fn(args)
 

@@ -1,6 +1,7 @@
 """Documentation generated from the schemas and the tables, so it cannot drift.
 
-``sensetime-data docs`` rewrites the table list between the markers in README.md.
+``sensetime-data docs`` rewrites the table list between the markers in README.md and the
+data dictionary, ``docs/data-dictionary.md``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .site import dictionary_rows
 from .validate import Report
 
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
@@ -32,5 +34,53 @@ def write_readme(root: Path, report: Report) -> bool:
     old = path.read_text("utf-8")
     new = readme_with_tables(old, report)
     if new != old:
+        path.write_text(new, "utf-8")
+    return new != old
+
+
+DICTIONARY = "docs/data-dictionary.md"
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def data_dictionary(report: Report) -> str:
+    """Every table and column: type, unit, constraints, description and row counts, from the schemas."""
+    out = [
+        "# Data dictionary",
+        "",
+        "Generated from `schemas/*.json` by `sensetime-data docs`; a test fails when it is stale.",
+        "Facts carry their unit in the `unit` column (codes in the `units` table); the `value` of a",
+        "fact is in that unit. `required` columns are never empty.",
+        "",
+    ]
+    rows = dictionary_rows(report.tables)
+    for name, table in sorted(report.tables.items(), key=lambda kv: (not kv[1].is_fact, kv[0])):
+        key = ", ".join(f"`{c}`" for c in table.primary_key)
+        out += [f"## `{name}`: {table.title}", "", table.description, "",
+                f"{len(report.frames[name])} rows. Primary key: {key or 'none'}."]
+        links = [f"`{c}` → `{other}.{oc}`" for c, other, oc in table.foreign_keys]
+        if links:
+            out += ["Foreign keys: " + ", ".join(links) + "."]
+        out += ["", "| column | type | unit | required | constraints | description |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        for r in rows:
+            if r["table_name"] != name:
+                continue
+            unit = "the row's `unit`" if r["column_name"] in ("value", "minimum", "maximum") else ""
+            out.append(f"| `{r['column_name']}` | {r['type']} | {unit} | {'yes' if r['required'] else ''} | "
+                       f"{_cell(r['constraints'])} | {_cell(r['description'])} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_dictionary(root: Path, report: Report) -> bool:
+    """Rewrite docs/data-dictionary.md; True when it changed."""
+    path = root / DICTIONARY
+    new = data_dictionary(report)
+    old = path.read_text("utf-8") if path.exists() else None
+    if new != old:
+        path.parent.mkdir(exist_ok=True)
         path.write_text(new, "utf-8")
     return new != old

@@ -101,7 +101,8 @@ def source_rows(frames: dict[str, pd.DataFrame], source_id: str) -> tuple[list[d
         if "excerpt" in mine:
             excerpts += mine["excerpt"].dropna().astype(str).tolist()
         elif "quote" in mine:
-            rows += mine.astype(object).where(mine.notna(), None).to_dict("records")
+            text_columns = [c for c in mine.columns if c not in UNPRINTED or c == "quote"]
+            rows += mine[text_columns].to_dict("records")
     return rows, excerpts
 
 

@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 import pandas as pd
 
@@ -175,9 +176,12 @@ class Context:
     units: pd.DataFrame = field(default_factory=pd.DataFrame)
     texts: dict[str, str] = field(default_factory=dict)  # folded source texts; empty when absent
 
+    @cached_property
+    def _metrics_by_id(self) -> dict[str, dict]:
+        return {r["metric"]: r for r in self.metrics.to_dict("records")} if len(self.metrics) else {}
+
     def metric(self, metric_id: str) -> dict:
-        rows = self.metrics[self.metrics["metric"] == metric_id]
-        return rows.iloc[0].to_dict() if len(rows) else {}
+        return self._metrics_by_id.get(metric_id, {})
 
     def prior(self, period: str) -> str | None:
         """The same period a year earlier (FY2022 → FY2021; 2022-12-31 → 2021-12-31)."""

@@ -14,13 +14,14 @@ Table Schema properties, a schema may carry:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT_ENV = "SENSETIME_DATA_ROOT"
-FIELD_TYPES = ("string", "number", "integer", "boolean", "date")  # the Table Schema types load.typed reads
+FIELD_TYPES = ("string", "number", "integer", "boolean", "date")  # the Table Schema types read.typed reads
 FACT_COLUMNS = ["value", "unit", "comparator", "as_reported", "period", "source_id", "quote", "ambiguous", "note"]
 
 
@@ -30,6 +31,18 @@ class SchemaFileError(Exception):
     def __init__(self, file: str, line: int, message: str, rule: str = "schema", column: str = "-"):
         super().__init__(message)
         self.file, self.line, self.message, self.rule, self.column = file, line, message, rule, column
+
+
+INPUTS = ("tables/*.csv", "schemas/*.json", "datapackage.json")
+
+
+def inputs_digest(root: Path) -> str:
+    """SHA-256 over every input file: a build records it, so `serve` and the wheel can tell a stale build."""
+    h = hashlib.sha256()
+    for pattern in INPUTS:
+        for path in sorted(root.glob(pattern)):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 def default_root() -> Path:

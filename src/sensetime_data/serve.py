@@ -8,7 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .build import inputs_digest
+from .schema import inputs_digest
 from .site import DB_NAME
 
 SETTINGS = {

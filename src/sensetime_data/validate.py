@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import ledger, rules
-from .load import read_raw, typed
+from .read import read_raw, typed
 from .schema import SchemaFileError, Table, default_root, dump_json, package_descriptor, read_tables
 from .sources import read_texts, seeds_dir
 
@@ -232,7 +232,7 @@ def table_rules(table: Table) -> dict[str, tuple[str, object]]:
 
 def to_pandera(table: Table, frames: dict[str, pd.DataFrame], ctx: rules.Context, rule_names=None):
     """The pandera schema of a table: converted from its Table Schema, then given the
-    dtypes of ``load.typed``, its foreign keys and the rules of ``rules`` (all of them, or
+    dtypes of ``read.typed``, its foreign keys and the rules of ``rules`` (all of them, or
     those in ``rule_names``)."""
     import pandera.pandas as pa
     from pandera.io.pandas_io import from_frictionless_schema
