@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from sensetime_data.schema import ROOT_ENV
+
 
 def python_blocks(readme: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", readme, re.S)
@@ -17,8 +19,9 @@ def outputs(root, good_copy):
     blocks = python_blocks((root / "README.md").read_text("utf-8"))
     assert len(blocks) >= 4
     out = []
-    cwd = os.getcwd()
-    os.chdir(good_copy)
+    cwd, saved = os.getcwd(), os.environ.get(ROOT_ENV)
+    os.chdir(good_copy)  # the examples' relative paths (build/...) and sd.* read the good build
+    os.environ[ROOT_ENV] = str(good_copy)
     try:
         for block in blocks:
             buffer = io.StringIO()
@@ -27,6 +30,10 @@ def outputs(root, good_copy):
             out.append(buffer.getvalue())
     finally:
         os.chdir(cwd)
+        if saved is None:
+            del os.environ[ROOT_ENV]
+        else:
+            os.environ[ROOT_ENV] = saved
     return "\n".join(out)
 
 
