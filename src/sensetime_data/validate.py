@@ -208,7 +208,7 @@ def _context(root: Path, report: Report) -> tuple[rules.Context, list[str]]:
                         units=frames.get("units", pd.DataFrame()))
     seeds = seeds_dir(root)
     if seeds is None:
-        return ctx, ["quote check skipped: source texts not found (set SENSETIME_DATA_SEEDS to their directory)"]
+        return ctx, ["quote check skipped, and the ledger: source texts not found (set SENSETIME_DATA_SEEDS to their directory)"]
     ctx.texts, missing = read_texts(frames["sources"].to_dict("records"), seeds)
     for line in missing:
         report.problems.append(Problem("tables/sources.csv", 1, "sha256", "source_text", line))
