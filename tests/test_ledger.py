@@ -52,7 +52,7 @@ def test_validate_prints_coverage_of_each_source(root, seeds, capsys):
     assert all("coverage 100.0%" in l for l in lines), lines
 
 
-def test_a_number_in_a_quote_counts_only_where_a_row_prints_it(broken_copy, capsys):
+def test_a_number_in_a_quote_counts_only_where_a_row_prints_it(broken_copy, seeds, capsys):
     # 按年同比增长36.4%至47亿元 stays the quote of the revenue row; without the growth row, 36.4% is open
     delete(broken_copy, "financials", {"metric": "revenue_growth", "period": "FY2021", "source_id": "zxjw_fy2021"})
     code, out = run(capsys, "--root", str(broken_copy), "ledger", "--source", "zxjw_fy2021")
@@ -62,7 +62,7 @@ def test_a_number_in_a_quote_counts_only_where_a_row_prints_it(broken_copy, caps
     assert len(open_lines) == 1 and "同比增长[36.4]%至47亿元" in open_lines[0], out
 
 
-def test_ledger_lists_a_mention_whose_exclusion_was_removed(broken_copy, capsys):
+def test_ledger_lists_a_mention_whose_exclusion_was_removed(broken_copy, seeds, capsys):
     delete(broken_copy, "exclusions", {"source_id": "shzqb_aidc", "excerpt": "1月21日晚间"})
     code, out = run(capsys, "--root", str(broken_copy), "ledger", "--source", "shzqb_aidc")
     assert code == 1

@@ -22,7 +22,7 @@ def test_real_tables_are_valid_and_quotes_were_checked(root, seeds, capsys):
     assert "quotes checked against 5 source texts" in out
 
 
-def test_cli_entry_point_runs_as_installed(root, seeds):
+def test_cli_entry_point_runs_as_installed(root):
     done = subprocess.run([str(installed("sensetime-data")), "--root", str(root), "validate"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("valid:")

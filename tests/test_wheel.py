@@ -29,7 +29,7 @@ USE = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory, seeds):
+def wheel(tmp_path_factory):
     src = tmp_path_factory.mktemp("repo")
     copy_inputs(ROOT, src)
     for name in SOURCES:
