@@ -5,13 +5,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import installed
+from helpers import installed, wait_for
 from sensetime_data.build import build
 from sensetime_data.serve import free_port
 from sensetime_data.schema import read_tables
@@ -98,15 +96,7 @@ def served(good_copy, tmp_path_factory):
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/-/versions.json", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(f"the server did not answer:\n{log.read_text()}")
-                time.sleep(0.3)
+        wait_for(f"{base}/-/versions.json", proc)
         yield log.read_text().splitlines()[0], base
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -1,8 +1,36 @@
-"""Editing a table the way a curator would, for tests that break it."""
+"""Test helpers: editing a table the way a curator would, running the CLI, waiting for a server."""
 
 import csv
 import sys
+import time
+import urllib.request
 from pathlib import Path
+
+from sensetime_data.cli import main
+
+# Rows the tests break, by key.
+REVENUE_FY2022 = {"metric": "revenue", "period": "FY2022", "source_id": "deck_fy2022"}
+CITY_SHARE_1H2023 = {"segment_id": "smart_city", "metric": "revenue_share", "period": "1H2023", "source_id": "deck_1h2023"}
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    """`sensetime-data ARGS` in-process: its exit status and what it printed, never a traceback."""
+    code = main(list(args))
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    return code, out
+
+
+def wait_for(url: str, proc, seconds: float = 60) -> bytes:
+    """The body at ``url`` once the server started as ``proc`` answers it; fails if it dies or never does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read()
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, f"the server never answered {url}"
+            time.sleep(0.3)
 
 
 def installed(script: str) -> Path:

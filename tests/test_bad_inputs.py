@@ -9,11 +9,8 @@ import json
 import pytest
 
 from conftest import tree_digest
-from helpers import duplicate, edit
-from sensetime_data.cli import main
+from helpers import CITY_SHARE_1H2023, REVENUE_FY2022, duplicate, edit, run
 
-REVENUE_FY2022 = {"metric": "revenue", "period": "FY2022", "source_id": "deck_fy2022"}
-CITY_SHARE_1H2023 = {"segment_id": "smart_city", "metric": "revenue_share", "period": "1H2023", "source_id": "deck_1h2023"}
 CARDS = {"scope": "training", "metric": "cards_in_one_job"}
 
 
@@ -115,13 +112,6 @@ CASES = {
     "package descriptor is not valid JSON": (text_edit("datapackage.json", lambda b: b[:-20]), "datapackage.json",
                                              None, "-", "json"),
 }
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr().out
-    assert "Traceback" not in out
-    return code, out
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from sensetime_data.build import OBSERVATION_COLUMNS, arrow_schema
+from sensetime_data.build import arrow_schema
+from sensetime_data.schema import OBSERVATION_COLUMNS
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_contract.py"
 
@@ -51,7 +52,7 @@ def test_foreign_key_check_is_empty(db):
 
 def test_observations_view_holds_every_fact_row(db, tables):
     columns = [r[1] for r in db.execute("pragma table_info(observations)")]
-    assert columns == OBSERVATION_COLUMNS
+    assert columns == list(OBSERVATION_COLUMNS)
     facts = sum(db.execute(f"select count(*) from {n}").fetchone()[0] for n, t in tables.items() if t.is_fact)
     assert db.execute("select count(*) from observations").fetchone()[0] == facts
     assert db.execute("select count(*) from observations where (value is null) != (comparator = 'missing')").fetchone()[0] == 0

@@ -4,8 +4,7 @@ import re
 
 import pytest
 
-from helpers import delete
-from sensetime_data.cli import main
+from helpers import delete, run
 from sensetime_data.ledger import mentions
 from sensetime_data.sources import fold
 from sensetime_data.validate import validate
@@ -16,11 +15,6 @@ SCORE = re.compile(r"^(\d+(\.\d+)?%?|-|未上榜)$")
 @pytest.fixture(scope="module")
 def report(root, seeds):
     return validate(root)
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    return code, capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -2,18 +2,7 @@
 
 import subprocess
 
-from helpers import edit, installed
-from sensetime_data.cli import main
-
-REVENUE_FY2022 = {"metric": "revenue", "period": "FY2022", "source_id": "deck_fy2022"}
-
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr().out
-    assert "Traceback" not in out
-    return code, out
-
+from helpers import REVENUE_FY2022, edit, installed, run
 
 def test_real_tables_are_valid_and_quotes_were_checked(root, seeds, capsys):
     code, out = run(capsys, "--root", str(root), "validate")

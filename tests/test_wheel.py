@@ -6,13 +6,12 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 import zipfile
 
 import pytest
 
 from conftest import ROOT, copy_inputs
+from helpers import wait_for
 from sensetime_data.build import build
 from sensetime_data.serve import free_port
 
@@ -62,15 +61,8 @@ def test_wheel_works_in_a_fresh_venv_outside_the_repo(wheel, tmp_path):
     server = subprocess.Popen([str(cli), "serve", "--port", str(port)], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/sensetime/segments.json?_shape=array", timeout=2) as r:
-                    assert {s["name_zh"] for s in json.load(r)} >= {"智慧城市"}
-                    break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "serve did not answer"
-                time.sleep(0.5)
+        segments = json.loads(wait_for(f"http://127.0.0.1:{port}/sensetime/segments.json?_shape=array", server))
+        assert {s["name_zh"] for s in segments} >= {"智慧城市"}
     finally:
         server.terminate()
         server.wait(timeout=10)

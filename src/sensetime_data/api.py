@@ -17,14 +17,11 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .schema import default_root
+from .schema import OBSERVATION_COLUMNS, default_root
 
 if TYPE_CHECKING:
     import frictionless
     import pandas as pd
-
-OBSERVATION_COLUMNS = ("topic", "subject", "metric", "period", "value", "unit", "comparator",
-                       "as_reported", "source_id", "quote", "ambiguous", "note", "fact_table")
 
 
 class UnknownTableError(KeyError):

@@ -23,8 +23,6 @@ OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
 
 SQL_TYPES = {"string": str, "number": float, "integer": int, "boolean": int, "date": str}
 
-OBSERVATION_COLUMNS = ["topic", "subject", "metric", "period", "value", "unit", "comparator",
-                       "as_reported", "source_id", "quote", "ambiguous", "note", "fact_table"]
 
 class BuildError(Exception):
     def __init__(self, problems: list[Problem]):

@@ -17,7 +17,6 @@ from functools import cached_property
 
 import pandas as pd
 
-from .schema import FACT_COLUMNS
 from .sources import fold
 
 # --- reading a printed figure -------------------------------------------------------

@@ -22,6 +22,9 @@ from pathlib import Path
 
 ROOT_ENV = "SENSETIME_DATA_ROOT"
 FIELD_TYPES = ("string", "number", "integer", "boolean", "date")  # the Table Schema types read.typed reads
+# The contract's `observations` view, in order (see ../shared/DESIGN.md).
+OBSERVATION_COLUMNS = ("topic", "subject", "metric", "period", "value", "unit", "comparator",
+                       "as_reported", "source_id", "quote", "ambiguous", "note", "fact_table")
 FACT_COLUMNS = ["value", "unit", "comparator", "as_reported", "period", "source_id", "quote", "ambiguous", "note"]
 
 
@@ -121,7 +124,7 @@ def _read_json(path: Path, root: Path) -> dict:
         raise SchemaFileError(rel, e.lineno, f"not valid JSON: {e.msg} (column {e.colno})", "json") from None
 
 
-def _line_of(path: Path, needle: str) -> int:
+def line_of(path: Path, needle: str) -> int:
     """The first line of a file that contains ``needle`` (1 when none does)."""
     for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
         if needle in line:
@@ -142,7 +145,7 @@ def read_tables(root: Path | None = None) -> dict[str, Table]:
             raise SchemaFileError(res["schema"], 1, "a Table Schema needs a list of fields, each with a name")
         for f in descriptor["fields"]:
             if f.get("type", "string") not in FIELD_TYPES:
-                raise SchemaFileError(res["schema"], _line_of(schema_file, f'"name": "{f["name"]}"'), f"type {f.get('type')!r} is "
+                raise SchemaFileError(res["schema"], line_of(schema_file, f'"name": "{f["name"]}"'), f"type {f.get('type')!r} is "
                                       f"not one this package uses ({', '.join(FIELD_TYPES)})", "field-error", f["name"])
         tables[res["name"]] = Table(res["name"], descriptor, root / res["path"], schema_file)
     return {n: tables[n] for n in _dependency_order(tables)}

@@ -72,14 +72,15 @@ def _read_yaml(name: str) -> dict:
 
 
 def _table_metadata(table: Table, resource: dict) -> dict:
+    licence = (resource.get("licenses") or [{}])[0]
     entry = {
         "title": table.title,
         "description": table.description,
         "description_html": to_html(table.description),
         "columns": {f["name"]: f.get("description", "") for f in table.fields},
         "source": "; ".join(s["title"] for s in resource.get("sources", [])),
-        "license": (resource.get("licenses") or [{}])[0].get("name"),
-        "license_url": (resource.get("licenses") or [{}])[0].get("path"),
+        "license": licence.get("name"),
+        "license_url": licence.get("path"),
         "about": f"Table Schema: schemas/{table.name}.json",
     }
     if label_column(table):

@@ -21,7 +21,8 @@ import pandas as pd
 
 from . import ledger, rules
 from .read import read_raw, typed
-from .schema import SchemaFileError, Table, default_root, dump_json, package_descriptor, read_tables
+from .schema import (FACT_COLUMNS, SchemaFileError, Table, default_root, dump_json, line_of, package_descriptor,
+                     read_package, read_tables)
 from .sources import read_texts, seeds_dir
 
 
@@ -109,20 +110,12 @@ def validate(root: Path | None = None) -> Report:
 
 def _resource_files(root: Path) -> list[Problem]:
     """Every resource of the datapackage.json on disk points to a file that exists."""
-    import json
-
-    path = root / "datapackage.json"
-    text = path.read_text("utf-8")
-    try:
-        resources = json.loads(text).get("resources", [])
-    except json.JSONDecodeError as e:
-        return [Problem("datapackage.json", e.lineno, "-", "json", f"not valid JSON: {e.msg} (column {e.colno})")]
     problems = []
-    for r in resources:
+    for r in read_package(root).get("resources", []):
         for key in ("path", "schema"):
             target = r.get(key)
             if isinstance(target, str) and not (root / target).exists():
-                line = next((n for n, l in enumerate(text.splitlines(), 1) if f'"{target}"' in l), 1)
+                line = line_of(root / "datapackage.json", f'"{target}"')
                 problems.append(Problem("datapackage.json", line, key, "resource_file",
                                         f"resource {r.get('name')!r} points to {target}, which does not exist"))
     return problems
@@ -223,7 +216,7 @@ def table_rules(table: Table) -> dict[str, tuple[str, object]]:
         out["quote_in_source"] = rules.ROW_RULES["quote_in_source"]
     if {"source_id", "excerpt"} <= cols:
         out["excerpt_in_source"] = ("excerpt", rules.excerpt_in_source)
-    if set(rules.FACT_COLUMNS) <= cols:
+    if set(FACT_COLUMNS) <= cols:
         out.update({k: v for k, v in rules.ROW_RULES.items() if k != "quote_in_source"})
         if "metric" in cols:
             out.update(rules.METRIC_RULES)
