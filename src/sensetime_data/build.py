@@ -146,21 +146,22 @@ def observations_sql(tables: dict[str, Table]) -> str:
         obs = table.observations
         parts.append(
             f"select {obs['topic']} as topic, {obs['subject']} as subject, {obs['metric']} as metric, "
-            f"period, value, unit, comparator, as_reported, source_id, quote, ambiguous, note, "
-            f"'{name}' as fact_table from {name}"
+            f"{obs.get('context', 'null')} as context, period, value, value_high, unit, comparator, as_reported, "
+            f"source_id, quote, period_basis, ambiguous, note, '{name}' as fact_table from {name}"
         )
     return "\nunion all\n".join(parts)
 
 
 AGREEMENT_SQL = """
-select topic, subject, metric, period, unit,
+select topic, subject, metric, context, period, unit,
        count(distinct source_id) as sources,
        group_concat(source_id || ': ' || as_reported, ' | ') as statements,
        min(value) as min_value, max(value) as max_value,
-       case when min(value) = max(value) then 1 else 0 end as values_agree
+       case when min(value) = max(value) and min(coalesce(value_high, value)) = max(coalesce(value_high, value))
+            then 1 else 0 end as values_agree
 from observations
 where comparator != 'missing'
-group by topic, subject, metric, period, unit
+group by topic, subject, metric, context, period, unit
 having count(distinct source_id) > 1
 """
 

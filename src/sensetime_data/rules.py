@@ -26,13 +26,16 @@ CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 MULTIPLIERS = {"万亿": 1e12, "千亿": 1e11, "百亿": 1e10, "十亿": 1e9, "亿": 1e8, "千万": 1e7, "百万": 1e6, "十万": 1e5, "万": 1e4}
 LATIN_MULTIPLIERS = {"B": 1e9, "M": 1e6, "K": 1e3}
 
-LOWER_BOUND = ("超过", "超", "逾", "多于", "大于")
+LOWER_BOUND = ("超过", "超", "逾", "多于", "大于", "上")  # 上百 = a hundred or more
 LOWER_BOUND_AFTER = ("+", "多", "以上", "余")
 APPROX = ("~", "～", "约", "近")
 UPPER_BOUND = ("低于", "不到", "少于")
 UPPER_BOUND_AFTER = ("以内", "以下")
 
-_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+|数(?=[十百千万亿])")
+# A printed range: 5-6倍, 2～3倍; or a count of digits: 三位数 (100 to 999).
+_RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*[-–~～至到]\s*(\d+(?:\.\d+)?)")
+_DIGIT_COUNT = re.compile(r"([一二三四五六七八九]|\d)位数")
 
 
 @dataclass
@@ -69,17 +72,20 @@ def parse_printed(text: str) -> Printed | None:
     """
     m = _NUMBER.search(text)
     if not m:
+        if "冠军" in text:  # a champion is rank 1, as 第一 and NO.1 are
+            return Printed(1.0, 1.0, 1.0, "", 0, "")
         return None
     before, digits, after = text[: m.start()], m.group(), text[m.end():]
     if digits[0].isdigit():
         number = float(digits.replace(",", ""))
         decimals = len(digits.split(".")[1]) if "." in digits else 0
         step = 10.0 ** -decimals
+    elif digits == "数":  # 数亿 = several hundred million: at least one of the multiplier
+        number, step, before = 1.0, 1.0, before + "超"
+    elif all(ch in CN_UNITS for ch in digits) and (digits + after).startswith(tuple(MULTIPLIERS)):
+        after, number, step = digits + after, 1.0, 1.0  # 千亿, 百亿: the multiplier alone is the figure
     else:
-        if all(ch in CN_UNITS for ch in digits):  # 千亿, 百亿: the multiplier alone is the figure
-            after, number, step = digits + after, 1.0, 1.0
-        else:
-            number, step = float(_chinese_number(digits)), 1.0
+        number, step = float(_chinese_number(digits)), 1.0  # 四, 二十, 百 (上百)
     multiplier = 1.0
     stripped = after.lstrip()
     for word, value in list(MULTIPLIERS.items()) + list(LATIN_MULTIPLIERS.items()):
@@ -120,6 +126,31 @@ def expected_value(as_reported: str, unit: str) -> tuple[float, float] | None:
         return None
     scale = unit_scale(unit, p) * p.multiplier
     return p.number * scale, p.step * scale / 2
+
+
+def printed_range(as_reported: str, unit: str) -> tuple[float, float] | None:
+    """The two ends of a printed range in the canonical unit, or None when none is printed.
+
+    >>> printed_range("5-6倍", "times"), printed_range("三位数", "percent")
+    ((5.0, 6.0), (100.0, 999.0))
+    >>> printed_range("千亿", "parameters")  # the hundred-billion class: 1000亿 to 9999亿
+    (100000000000.0, 999900000000.0)
+    """
+    m = _RANGE.search(as_reported)
+    if m:
+        high = parse_printed(as_reported[m.start(2):])
+        scale = unit_scale(unit, high) * high.multiplier
+        return float(m.group(1)) * scale, float(m.group(2)) * scale
+    m = _DIGIT_COUNT.search(as_reported)
+    if m:
+        digits = int(m.group(1)) if m.group(1).isdigit() else CN_DIGITS[m.group(1)]
+        return 10.0 ** (digits - 1), 10.0 ** digits - 1
+    p = parse_printed(as_reported)
+    if p is not None and p.number == 1 and p.multiplier > 1 and re.search(r"[十百千]", as_reported):
+        unit_word = next(value for word, value in MULTIPLIERS.items() if word in as_reported and len(word) == 1)
+        low = p.multiplier * unit_scale(unit, p)
+        return low, low * 10 - unit_word * unit_scale(unit, p)  # 千亿: every count of 亿 with four digits
+    return None
 
 
 def last_place(value: float) -> float:
@@ -173,6 +204,7 @@ class Context:
     metrics: pd.DataFrame
     periods: pd.DataFrame
     units: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sources: pd.DataFrame = field(default_factory=pd.DataFrame)
     texts: dict[str, str] = field(default_factory=dict)  # folded source texts; empty when absent
 
     @cached_property
@@ -245,6 +277,14 @@ def as_reported_matches_value(frame, ctx):
     def check(r):
         if r["comparator"] == "missing":
             return ""
+        if r["comparator"] == "range":
+            ends = printed_range(str(r["as_reported"]), str(r["unit"]))
+            if ends is None:
+                return f"comparator is `range` but no range can be read in {r['as_reported']!r}"
+            if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(ends, (r["value"], r["value_high"]))):
+                return (f"{r['as_reported']!r} reads as {ends[0]:g} to {ends[1]:g} {r['unit']}, "
+                        f"but value and value_high are {r['value']:g} and {r['value_high']:g}")
+            return ""
         expected = expected_value(str(r["as_reported"]), str(r["unit"]))
         if expected is None:
             return f"no number can be read in {r['as_reported']!r}"
@@ -311,11 +351,46 @@ def period_fits_metric(frame, ctx):
     return _messages(frame, check)
 
 
+def value_high_only_for_ranges(frame, ctx):
+    """`value_high` is set exactly when `comparator` is `range`, and is not below `value`."""
+    def check(r):
+        high = r["value_high"]
+        empty = high is None or (isinstance(high, float) and math.isnan(high))
+        if r["comparator"] == "range":
+            if empty:
+                return "comparator is `range` but value_high is empty: give the high end of the range"
+            if not pd.isna(r["value"]) and high < r["value"]:
+                return f"value_high {high:g} is below value {r['value']:g}: value is the low end of the range"
+        elif not empty:
+            return f"value_high is {high:g} but comparator is `{r['comparator']}`: value_high is only for a `range`"
+        return ""
+    return _messages(frame, check)
+
+
+def inferred_period_is_ambiguous(frame, ctx):
+    """A period read from context (`period_basis` = `inferred`) makes the fact `ambiguous`."""
+    return _messages(frame, lambda r: "" if r["period_basis"] != "inferred" or r["ambiguous"] else
+                     "period_basis is `inferred`, so ambiguous must be 1 and the note must say how the period was read")
+
+
+def publication_period_is_published(frame, ctx):
+    """A fact dated by its source's publication (`period_basis` = `publication`) carries that month or day."""
+    published = dict(zip(ctx.sources["source_id"], ctx.sources["published"])) if len(ctx.sources) else {}
+
+    def check(r):
+        day = published.get(r["source_id"])
+        if r["period_basis"] != "publication" or day is None or r["period"] in (day, day[:7]):
+            return ""
+        return f"period_basis is `publication` but period {r['period']} is not the publication date {day} of {r['source_id']}"
+    return _messages(frame, check)
+
+
 # --- rules across rows -------------------------------------------------------------------
 
 
 def _subject_columns(frame) -> list[str]:
-    skip = {"metric", "period", "source_id", "value", "unit", "comparator", "as_reported", "quote", "ambiguous", "note"}
+    skip = {"metric", "period", "period_basis", "source_id", "value", "value_high", "unit", "comparator", "as_reported",
+            "quote", "ambiguous", "note"}
     return [c for c in frame.columns if c not in skip and c != "third_party"]
 
 
@@ -326,9 +401,16 @@ def _levels(frame, ctx, subject: tuple, metric: str, period: str) -> list[tuple[
     for r in rows.to_dict("records"):
         if tuple(r[c] for c in cols) != subject:
             continue
-        half = (expected_value(str(r["as_reported"]), str(r["unit"])) or (0, 0))[1]
-        out.append(interval(abs(r["value"]), r["comparator"], half))
+        out.append(_interval_of(r, absolute=True))
     return out
+
+
+def _interval_of(r, absolute: bool = False) -> tuple[float, float]:
+    """Every true figure a fact row may stand for: its range, or its printed figure widened by rounding."""
+    if r["comparator"] == "range":
+        return r["value"], r["value_high"]
+    half = (expected_value(str(r["as_reported"]), str(r["unit"])) or (0, 0))[1]
+    return interval(abs(r["value"]) if absolute else r["value"], r["comparator"], half)
 
 
 def _level_periods(ctx, level: str, period: str) -> tuple[str, str] | None:
@@ -367,7 +449,7 @@ def _related(frame, ctx, relation: str, compute, describe):
         if not pairs:
             return ""
         half = (expected_value(str(r["as_reported"]), str(r["unit"])) or (0, 0))[1]
-        lo, hi = interval(r["value"], r["comparator"], half)
+        lo, hi = _interval_of(r)
         tolerance = max(half, 1e-9)
         if any(a - tolerance <= hi and lo <= b + tolerance for a, b in pairs):
             return ""
@@ -430,6 +512,9 @@ ROW_RULES = {
     "value_in_unit_range": ("value", value_in_unit_range),
     "as_reported_matches_value": ("as_reported", as_reported_matches_value),
     "as_reported_in_quote": ("as_reported", as_reported_in_quote),
+    "value_high_only_for_ranges": ("value_high", value_high_only_for_ranges),
+    "inferred_period_is_ambiguous": ("period_basis", inferred_period_is_ambiguous),
+    "publication_period_is_published": ("period", publication_period_is_published),
     "quote_in_source": ("quote", quote_in_source),
 }
 METRIC_RULES = {

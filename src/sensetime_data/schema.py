@@ -6,7 +6,8 @@ Table Schema properties, a schema may carry:
 
 - ``title``, ``description``: the resource's title and description;
 - ``observations``: for a fact table, SQL expressions over its columns giving the
-  ``topic``, ``subject`` and ``metric`` of each row in the ``observations`` view;
+  ``topic``, ``subject``, ``metric`` and (where one is needed to tell facts apart)
+  ``context`` of each row in the ``observations`` view;
 - ``label_column``: for a lookup table, the column Datasette shows for its foreign keys, or
   two columns (English and Chinese) joined into a generated ``label`` column;
 - ``facets``, ``sort``: the Datasette facets and default sort of the table's page.
@@ -23,9 +24,10 @@ from pathlib import Path
 ROOT_ENV = "SENSETIME_DATA_ROOT"
 FIELD_TYPES = ("string", "number", "integer", "boolean", "date")  # the Table Schema types read.typed reads
 # The contract's `observations` view, in order (see ../shared/DESIGN.md).
-OBSERVATION_COLUMNS = ("topic", "subject", "metric", "period", "value", "unit", "comparator",
-                       "as_reported", "source_id", "quote", "ambiguous", "note", "fact_table")
-FACT_COLUMNS = ["value", "unit", "comparator", "as_reported", "period", "source_id", "quote", "ambiguous", "note"]
+OBSERVATION_COLUMNS = ("topic", "subject", "metric", "context", "period", "value", "value_high", "unit", "comparator",
+                       "as_reported", "source_id", "quote", "period_basis", "ambiguous", "note", "fact_table")
+FACT_COLUMNS = ["value", "value_high", "unit", "comparator", "as_reported", "period", "period_basis", "source_id", "quote",
+                "ambiguous", "note"]
 
 
 class SchemaFileError(Exception):

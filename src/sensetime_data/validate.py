@@ -198,7 +198,7 @@ def _pk(root: Path, resource: dict) -> list[str]:
 def _context(root: Path, report: Report) -> tuple[rules.Context, list[str]]:
     frames = report.frames
     ctx = rules.Context(metrics=frames.get("metrics", pd.DataFrame()), periods=frames.get("periods", pd.DataFrame()),
-                        units=frames.get("units", pd.DataFrame()))
+                        units=frames.get("units", pd.DataFrame()), sources=frames.get("sources", pd.DataFrame()))
     seeds = seeds_dir(root)
     if seeds is None:
         return ctx, ["quote check skipped, and the ledger: source texts not found (set SENSETIME_DATA_SEEDS to their directory)"]
