@@ -26,11 +26,11 @@ MEASURE = "个款家次倍种项名台条位件张座大辆人"
 NUMERIC = re.compile(
     r"\d+(?:[.,]\d+)*(?: ?[十百千万亿]+)?"  # 47, 3,400, 214.5, 47亿, 38 亿, 2.7万
     r"|[²³¹⁰⁴⁵⁶⁷⁸⁹]+"  # superscripts: footnote markers and exponents
-    rf"|数[{_BIG}]+"  # 数亿
-    rf"|[{_CN}]*[{_BIG}][{_CN}{_BIG}]*(?=[{MEASURE}万亿元参级人年天字]|$|[^\u4e00-\u9fff])"  # 千亿, 十亿, 一百
+    rf"|[上近数几]?[{_CN}]*[{_BIG}][{_CN}{_BIG}]*"  # 千亿, 十亿, 一百, 千卡, 万卡, 上百, wherever they stand
     rf"|[二两三四五六七八九][{MEASURE}年卡]"  # 四款, 两次, 三年
     r"|[第前][一二三四五六七八九十]+(?![份方])"  # ranks (第一, 全球前三), not 第一份 or 第三方
     r"|零(?=[\u4e00-\u9fff])"  # 零漏检, 零接管
+    r"|冠军"  # a champion: rank 1, as 第一 is
 )
 # Words in which a numeral is not a quantity.
 NOT_NUMBERS = ("万物", "百业", "千里", "万里", "千万里", "十九届", "四小龙", "三重", "一体", "三位一体")

@@ -36,6 +36,7 @@ _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|[零〇一二两三四五六七八九�
 # A printed range: 5-6倍, 2～3倍; or a count of digits: 三位数 (100 to 999).
 _RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*[-–~～至到]\s*(\d+(?:\.\d+)?)")
 _DIGIT_COUNT = re.compile(r"([一二三四五六七八九]|\d)位数")
+_ORDER = re.compile(r"(?<![\d零〇一二两三四五六七八九])(?:万亿|千亿|百亿|十亿|千万|百万|十万)")  # an order of magnitude alone
 
 
 @dataclass
@@ -145,11 +146,11 @@ def printed_range(as_reported: str, unit: str) -> tuple[float, float] | None:
     if m:
         digits = int(m.group(1)) if m.group(1).isdigit() else CN_DIGITS[m.group(1)]
         return 10.0 ** (digits - 1), 10.0 ** digits - 1
-    p = parse_printed(as_reported)
-    if p is not None and p.number == 1 and p.multiplier > 1 and re.search(r"[十百千]", as_reported):
-        unit_word = next(value for word, value in MULTIPLIERS.items() if word in as_reported and len(word) == 1)
-        low = p.multiplier * unit_scale(unit, p)
-        return low, low * 10 - unit_word * unit_scale(unit, p)  # 千亿: every count of 亿 with four digits
+    m = _ORDER.search(as_reported)
+    if m:  # 千亿: every count of 亿 with four digits; 万亿: with five
+        scale = unit_scale(unit, parse_printed("1" + as_reported[m.end():]))
+        low, step = MULTIPLIERS[m.group()] * scale, MULTIPLIERS[m.group()[-1]] * scale
+        return low, low * 10 - step
     return None
 
 
