@@ -147,16 +147,25 @@ def added_numbers(zh: str, en: str) -> list[str]:
     return [n.text for n in english_numbers(en) if not any(n.keeps(v) for v in wanted)]
 
 
-def quote_en_keeps_numbers(frame: pd.DataFrame, ctx) -> pd.Series:
-    """`quote_en` keeps every number of `quote` (as printed, or its full value in digits) and adds none."""
-    def check(r):
-        zh, en = r.get("quote"), r.get("quote_en")
-        if not isinstance(zh, str) or not isinstance(en, str):
-            return ""  # an empty cell is the schema's `required` to report
-        parts = []
-        if missing := missing_numbers(zh, en):
-            parts.append(f"quote_en does not keep {', '.join(missing)} of the quote")
-        if added := added_numbers(zh, en):
-            parts.append(f"quote_en has {', '.join(added)}, which the quote does not print")
-        return "; ".join(parts)
-    return pd.Series([check(r) for r in frame.to_dict("records")], index=frame.index, dtype=object)
+def keeps_numbers(column: str):
+    """The rule that ``{column}_en`` keeps every number of ``column`` and adds none, in the
+    shape of the rules in ``rules``: a message per row, "" where the row passes."""
+    def rule(frame: pd.DataFrame, ctx) -> pd.Series:
+        def check(r):
+            zh, en = r.get(column), r.get(f"{column}_en")
+            if not isinstance(zh, str) or not isinstance(en, str):
+                return ""  # an empty cell is for the schema's `required` to report
+            parts = []
+            if missing := missing_numbers(zh, en):
+                parts.append(f"{column}_en does not keep {', '.join(missing)} of the {column}")
+            if added := added_numbers(zh, en):
+                parts.append(f"{column}_en has {', '.join(added)}, which the {column} does not print")
+            return "; ".join(parts)
+        return pd.Series([check(r) for r in frame.to_dict("records")], index=frame.index, dtype=object)
+
+    rule.__name__ = f"{column}_en_keeps_numbers"
+    rule.__doc__ = f"`{column}_en` keeps every number of `{column}` (as printed, or its full value in digits) and adds none."
+    return rule
+
+
+quote_en_keeps_numbers = keeps_numbers("quote")
