@@ -15,7 +15,8 @@ from helpers import edit, read_rows
 from sensetime_data import translation
 from sensetime_data.read import read_table
 from sensetime_data.schema import read_tables
-from sensetime_data.sources import SEEDS_ENV
+from sensetime_data.ledger import coverage
+from sensetime_data.sources import SEEDS_ENV, read_texts
 from sensetime_data.translation import added_numbers, missing_numbers, quote_en_keeps_numbers
 from sensetime_data.validate import validate
 
@@ -159,6 +160,17 @@ def test_merged_copy_validates_without_problems_in_the_new_columns(merged, seeds
     report = validate(merged)
     assert [str(p) for p in report.problems if p.column in ADDED.values() or "_en" in p.message] == []
     assert all(name in report.frames for name in ("financials", "models", "evaluations", "automotive_partners"))
+
+
+@pytest.mark.xfail(strict=True, reason="until ledger.UNPRINTED lists quote_en, relationship_en, caption_en, claim_en")
+def test_translations_do_not_account_for_numbers_in_the_ledger(merged, seeds):
+    """An English cell equal to its quote (a benchmark row) must not count as printing the quote's numbers."""
+    frames = {name: read_table(t) for name, t in read_tables(merged).items()}
+    mb = frames["model_benchmarks"]
+    frames["model_benchmarks"] = mb[~(mb["quote"].str.startswith("MMLU 64.3") & mb["as_reported"].eq("72.9"))]
+    texts, _ = read_texts(frames["sources"].to_dict("records"), seeds)
+    (deck,) = coverage(frames, {"deck_1h2023": texts["deck_1h2023"]})
+    assert [m.text for m in deck.missing] == ["72.9"]
 
 
 def test_a_text_without_english_is_listed_and_nothing_is_written(tmp_path):
