@@ -69,6 +69,12 @@ def cmd_ledger(args) -> int:
                 print(f"  {cov.source_id} @{m.start}: {m.text}  …{context(report.texts[cov.source_id], m)}…")
             open_mentions += len(cov.missing)
     print(f"{open_mentions} numeric mention(s) not accounted for: add a fact row whose quote states each, or an exclusion")
+    if args.html:
+        from .ledger_html import write_pages
+        from .sources import seeds_dir
+
+        counts = write_pages(report, Path(args.html), seeds_dir(Path(args.root)), args.datasette)
+        print(f"wrote {Path(args.html) / 'index.html'} and a page for each of {len(counts)} sources (the source texts: keep them private)")
     return 1 if open_mentions or report.problems else 0
 
 
@@ -122,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(fn=cmd_serve)
     ledger = sub.add_parser("ledger", help="list the numeric mentions of the sources that no row or exclusion accounts for")
     ledger.add_argument("--source", help="only this source_id")
+    ledger.add_argument("--html", metavar="DIR", help="also write one page per source with every numeric mention marked")
+    ledger.add_argument("--datasette", default="http://127.0.0.1:8001", help="where the pages link fact rows (default: %(default)s)")
     ledger.set_defaults(fn=cmd_ledger)
     sub.add_parser("info", help="version, build time, tables with row counts, sources with their sha256").set_defaults(
         fn=cmd_info)

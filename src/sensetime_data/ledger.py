@@ -26,7 +26,7 @@ MEASURE = "个款家次倍种项名台条位件张座大辆人"
 NUMERIC = re.compile(
     r"\d+(?:[.,]\d+)*(?: ?[十百千万亿]+)?"  # 47, 3,400, 214.5, 47亿, 38 亿, 2.7万
     r"|[²³¹⁰⁴⁵⁶⁷⁸⁹]+"  # superscripts: footnote markers and exponents
-    rf"|[上近数几]?[{_CN}]*[{_BIG}][{_CN}{_BIG}]*"  # 千亿, 十亿, 一百, 千卡, 万卡, 上百, wherever they stand
+    rf"|(?:(?<!以)[上近]|[数几])?[{_CN}]*[{_BIG}][{_CN}{_BIG}]*"  # 千亿, 十亿, 一百, 千卡, 万卡, 上百, wherever they stand
     rf"|[二两三四五六七八九][{MEASURE}年卡]"  # 四款, 两次, 三年
     r"|[第前][一二三四五六七八九十]+(?![份方])"  # ranks (第一, 全球前三), not 第一份 or 第三方
     r"|零(?=[\u4e00-\u9fff])"  # 零漏检, 零接管
@@ -68,50 +68,69 @@ def _spans(text: str, needle: str, offset: int = 0) -> list[tuple[int, int]]:
     return [(offset + i, offset + i + len(needle)) for i in _find_all(text, needle)] if needle else []
 
 
-def stated_spans(text: str, rows: list[dict]) -> list[tuple[int, int]]:
-    """Where rows state something: a printed cell (as_reported, a name) inside an occurrence of the row's quote.
+def stated(text: str, rows: list[dict]) -> list[tuple[int, int, dict]]:
+    """Where rows state something, with the row: a printed cell (as_reported, a name) inside an
+    occurrence of the row's quote.
 
     A number in a quote that no row of that quote prints is not stated:
     >>> text = "按年同比增长36.4%至47亿元"
-    >>> stated_spans(text, [{"quote": text, "as_reported": "47亿元"}])
-    [(12, 17)]
+    >>> [(a, b) for a, b, _ in stated(text, [{"quote": text, "as_reported": "47亿元"}])]
+    [(12, 16)]
     """
     spans = []
     for row in rows:
         quote = fold(str(row.get("quote") or ""))
-        printed = {fold(str(v)) for k, v in row.items() if k not in UNPRINTED and isinstance(v, str)}
+        printed = {fold(v) for k, v in row.items() if k not in UNPRINTED and not k.startswith("_") and isinstance(v, str)}
         for start, end in _spans(text, quote):
             for cell in printed:
-                spans += _spans(text[start:end], cell, start)
+                spans += [(a, b, row) for a, b in _spans(text[start:end], cell, start)]
     return spans
 
 
-def excluded_spans(text: str, excerpts: list[str]) -> list[tuple[int, int]]:
-    """Every occurrence of every exclusion excerpt."""
-    return [span for excerpt in set(excerpts) for span in _spans(text, fold(excerpt))]
+def excluded(text: str, exclusions: list[dict]) -> list[tuple[int, int, dict]]:
+    """Every occurrence of every exclusion excerpt, with the exclusion."""
+    return [(a, b, row) for row in exclusions for a, b in _spans(text, fold(str(row["excerpt"])))]
 
 
-def source_rows(frames: dict[str, pd.DataFrame], source_id: str) -> tuple[list[dict], list[str]]:
-    """Rows with a quote citing the source, and the source's exclusion excerpts."""
-    rows, excerpts = [], []
+def source_rows(frames: dict[str, pd.DataFrame], source_id: str) -> tuple[list[dict], list[dict]]:
+    """Rows with a quote citing the source (each with its table in ``_table``), and the source's exclusions."""
+    rows, exclusions = [], []
     for name, frame in frames.items():
         if "source_id" not in frame:
             continue
         mine = frame[frame["source_id"] == source_id]
         if "excerpt" in mine:
-            excerpts += mine["excerpt"].dropna().astype(str).tolist()
+            exclusions += mine.dropna(subset=["excerpt"]).to_dict("records")
         elif "quote" in mine:
-            text_columns = [c for c in mine.columns if c not in UNPRINTED or c == "quote"]
-            rows += mine[text_columns].to_dict("records")
-    return rows, excerpts
+            rows += [{**r, "_table": name} for r in mine.to_dict("records")]
+    return rows, exclusions
 
 
-def unaccounted(text: str, rows: list[dict], excerpts: list[str]) -> tuple[list[Mention], int]:
+@dataclass
+class Mark:
+    """A numeric mention and what accounts for it: a fact row, an exclusion, or nothing."""
+
+    mention: Mention
+    kind: str  # "recorded", "excluded" or "unaccounted"
+    row: dict | None = None
+
+
+def marks(text: str, rows: list[dict], exclusions: list[dict]) -> list[Mark]:
+    """Every mention of the text, marked by the first row that states it, else the first exclusion around it."""
+    spans = [(a, b, r, "recorded") for a, b, r in stated(text, rows)] + [(a, b, r, "excluded") for a, b, r in excluded(text, exclusions)]
+    spans.sort(key=lambda s: s[0])
+    out = []
+    for m in mentions(text):
+        hit = next((s for s in spans if s[0] <= m.start and m.end <= s[1] and s[3] == "recorded"), None) or next(
+            (s for s in spans if s[0] <= m.start and m.end <= s[1]), None)
+        out.append(Mark(m, hit[3], hit[2]) if hit else Mark(m, "unaccounted"))
+    return out
+
+
+def unaccounted(text: str, rows: list[dict], exclusions: list[dict]) -> tuple[list[Mention], int]:
     """Mentions of the text neither stated by a row nor inside an exclusion, and the number of mentions in all."""
-    spans = stated_spans(text, rows) + excluded_spans(text, excerpts)
-    found = mentions(text)
-    missing = [m for m in found if not any(a <= m.start and m.end <= b for a, b in spans)]
-    return missing, len(found)
+    found = marks(text, rows, exclusions)
+    return [m.mention for m in found if m.kind == "unaccounted"], len(found)
 
 
 @dataclass
