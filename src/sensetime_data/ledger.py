@@ -61,7 +61,8 @@ def _find_all(text: str, needle: str):
 
 
 # Cells that describe a row rather than print something of the source.
-UNPRINTED = {"quote", "excerpt", "note", "description", "source_id", "reason"}
+UNPRINTED = {"quote", "excerpt", "note", "description", "source_id", "reason",
+             "quote_en", "relationship_en", "caption_en", "claim_en"}  # the curators' translations print nothing
 
 
 def _spans(text: str, needle: str, offset: int = 0) -> list[tuple[int, int]]:
