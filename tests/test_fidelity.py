@@ -228,3 +228,13 @@ def test_row_links_use_datasettes_own_key_encoding():
 def test_frames_have_one_period_basis_per_fact(report):
     bases = pd.concat([report.frames[n]["period_basis"].astype(str) for n, t in report.tables.items() if t.is_fact])
     assert set(bases) == {"printed", "publication", "inferred"}
+
+
+def test_the_readme_convention_queries_answer(root, db):
+    """Each query of the README's conventions runs on the build and returns rows."""
+    readme = (root / "README.md").read_text("utf-8")
+    conventions = readme.split("## Conventions", 1)[1].split("\n## ", 1)[0]
+    queries = re.findall(r"```sql\n(.*?)```", conventions, re.S) + re.findall(r"`(select [^`]+)`", conventions)
+    assert len(queries) == 4
+    for query in queries:
+        assert db.execute(query).fetchall(), query
