@@ -1,12 +1,19 @@
-"""Hatch build hook: the wheel carries the built database, Parquet files and Datasette metadata.
+"""Hatch build hook: the wheel carries a build of exactly the tables it packages.
 
-They are built by `sensetime-data build` (which needs the project's dependencies, not present
-in an isolated build environment), so the hook takes them from `build/` and refuses to make a
-wheel when they are missing or were built from other tables than those being packaged.
+The hook validates the tables and builds the SQLite database, Parquet files and Datasette
+metadata into a temporary directory, which it adds to the wheel; nothing is written into the
+checkout. Its isolated environment holds the curation stack (`require-runtime-features` in
+pyproject.toml), so `pip wheel .`, `pip install .` and `python -m build` work on a fresh clone
+or an sdist with no prior `sensetime-data build`. Tables that do not validate make no wheel.
+
+`build.json` in the wheel says whether the quotes were checked against the source texts: they
+are when the texts are found (`SENSETIME_DATA_SEEDS`, or `../shared/seeds` beside the checkout).
 """
 
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
@@ -20,11 +27,20 @@ class BuildOutputs(BuildHookInterface):
             return  # an editable install reads build/ in the clone itself
         root = Path(self.root)
         sys.path.insert(0, str(root / "src"))
-        from sensetime_data.schema import inputs_digest  # standard library only
+        from sensetime_data.build import build
 
-        info = root / "build" / "build.json"
-        built = json.loads(info.read_text("utf-8")).get("inputs_sha256") if info.exists() else None
-        if built != inputs_digest(root):
-            raise RuntimeError("build/ is missing or older than the tables: run `sensetime-data build` first")
-        for name in OUTPUTS:
-            build_data["force_include"][str(root / "build" / name)] = f"sensetime_data/data/build/{name}"
+        self.out = Path(tempfile.mkdtemp(prefix="sensetime-data-wheel-"))
+        report = build(root, self.out)
+        if not report.ok:
+            problems = "\n".join(map(str, report.problems))
+            raise RuntimeError(f"sensetime-data: the tables do not validate, so no wheel is made:\n{problems}")
+        info_path = (self.out / "build.json").resolve()
+        info = json.loads(info_path.read_text("utf-8"))
+        info["quotes_checked"] = bool(report.texts)  # validate checks every quote when it found the texts
+        info_path.write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+        for name in OUTPUTS:  # resolved: the build's outputs may be links into its current generation
+            build_data["force_include"][str((self.out / name).resolve())] = f"sensetime_data/data/build/{name}"
+
+    def finalize(self, version, build_data, artifact_path):
+        if getattr(self, "out", None):
+            shutil.rmtree(self.out, ignore_errors=True)
