@@ -18,17 +18,40 @@ TRUE = {"1", "true", "True", "TRUE"}
 FALSE = {"0", "false", "False", "FALSE"}
 
 
+class CSVFormatError(ValueError):
+    """A CSV file the reader cannot turn into one column per header: where and why."""
+
+    def __init__(self, line: int, column: str, rule: str, message: str):
+        super().__init__(message)
+        self.line, self.column, self.rule, self.message = line, column, rule, message
+
+
 def read_raw(table: Table) -> tuple[pd.DataFrame, list[int]]:
-    """The CSV as strings ("" for empty cells), and the file line each row starts on."""
+    """The CSV as strings ("" for empty cells), and the file line each row starts on.
+
+    Raises :class:`CSVFormatError` for a header naming a column twice or a cell the CSV
+    reader refuses (longer than its field limit, a stray quote at the end of the file).
+    """
     text = table.csv.read_text("utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, [])
     rows, lines = [], []
-    line = reader.line_num + 1
-    for row in reader:  # ragged rows are reported by frictionless; keep the frame rectangular
-        rows.append((row + [""] * len(header))[: len(header)])
-        lines.append(line)
+    line = 1
+    try:
+        header = next(reader, [])
+        seen = set()
+        for name in header:
+            if name in seen:
+                raise CSVFormatError(1, name, "duplicate-label", f"the header names column {name!r} twice")
+            seen.add(name)
         line = reader.line_num + 1
+        for row in reader:  # ragged rows are reported by frictionless; keep the frame rectangular
+            rows.append((row + [""] * len(header))[: len(header)])
+            lines.append(line)
+            line = reader.line_num + 1
+    except csv.Error as e:
+        limit = csv.field_size_limit()
+        message = f"a cell is longer than {limit} characters, the CSV reader's limit" if "field limit" in str(e) else str(e)
+        raise CSVFormatError(line, "-", "csv", message) from None
     frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(columns=header, dtype=str)
     return frame, lines
 

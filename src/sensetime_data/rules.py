@@ -526,3 +526,180 @@ METRIC_RULES = {
     "ratio_matches_parts": ("value", ratio_matches_parts),
     "shares_sum_to_100": ("value", shares_sum_to_100),
 }
+
+
+# --- provenance, sign and dates (issue 10) -------------------------------------------------
+
+QUOTE_OCCURS = "quote occurs"  # words of a note that explain a quote found more than once in its source
+FORECAST = re.compile(r"\b(?:target|forecast)s?\b", re.I)  # how a note or metric marks a figure dated after its source
+_ACCOUNTING_PARENS = re.compile(r"^\(\s*\d[\d,]*(?:\.\d+)?\s*%?\s*\)$")  # (14.3%): a fall, as accounts print it
+
+
+def _visible(column):
+    def check(frame, ctx):
+        from .sources import markup
+
+        def one(r):
+            found = markup(str(r[column]))
+            return "" if found is None else (f"{column} holds markup or an entity ({found[:40]!r}): "
+                                             "write the text a reader sees, as the source shows it")
+        return _messages(frame, one)
+    return check
+
+
+quote_is_visible_text = _visible("quote")
+quote_is_visible_text.__doc__ = "`quote` is visible text: no tag, comment or entity (the check compares visible text)."
+excerpt_is_visible_text = _visible("excerpt")
+excerpt_is_visible_text.__doc__ = "`excerpt` is visible text: no tag, comment or entity."
+
+
+def quote_says_more(frame, ctx):
+    """`quote` holds more than `as_reported`: the words around a figure are what tie it to its meaning."""
+    def check(r):
+        quote, printed = fold(str(r["quote"])), fold(str(r["as_reported"]))
+        if quote == printed:
+            return f"the quote is only the figure {printed!r}: quote the words that say what it measures"
+        return ""
+    return _messages(frame, check)
+
+
+def _occurrences(text: str, needle: str) -> int:
+    count, start = 0, text.find(needle)
+    while start >= 0:
+        count, start = count + 1, text.find(needle, start + 1)
+    return count
+
+
+def quote_is_unique(frame, ctx):
+    """`quote` occurs once in its source, unless `note` says why it occurs more often (`quote occurs`)."""
+    def check(r):
+        text = ctx.texts.get(r["source_id"])
+        if text is None or QUOTE_OCCURS in str(r["note"] or "").lower():
+            return ""
+        n = _occurrences(text, fold(str(r["quote"])))
+        if n > 1:
+            return (f"the quote occurs {n} times in {r['source_id']}: lengthen it until it is unambiguous, or say in "
+                    f"the note which occurrence it is (`{QUOTE_OCCURS} ...`)")
+        return ""
+    return _messages(frame, check)
+
+
+def value_fits_sign(frame, ctx):
+    """`value` lies in its metric's sign domain (`metrics.sign`): a `nonnegative` metric is never below zero; a
+    `signed` one (growth, change) printed as a fall, in parentheses or with a minus sign, is negative."""
+    def check(r):
+        sign = ctx.metric(r["metric"]).get("sign")
+        values = [v for v in (r["value"], r.get("value_high")) if v is not None and not pd.isna(v)]
+        if sign == "nonnegative" and any(v < 0 for v in values):
+            return (f"{r['metric']} is `nonnegative` (metrics.sign) but value is {min(values):g}: a loss or a fall is "
+                    "a positive amount of a metric named for it")
+        printed = str(r["as_reported"]).strip()
+        falls = _ACCOUNTING_PARENS.match(printed) or re.match(r"^[-−↓]", printed)
+        if sign == "signed" and falls and values and values[0] > 0:
+            return f"{r['as_reported']!r} is printed as a fall, so this `signed` {r['metric']} is negative, not {values[0]:g}"
+        return ""
+    return _messages(frame, check)
+
+
+def _last_day(published: str) -> pd.Timestamp | None:
+    """The last day a publication date or month stands for (2023-08 → 2023-08-31)."""
+    try:
+        day = pd.Timestamp(published)
+    except ValueError:
+        return None
+    return day + pd.offsets.MonthEnd(0) if len(published) == 7 else day
+
+
+def dated_after_source(frame, ctx):
+    """A fact's period ends no later than its source was published (or is the month it was published in),
+    unless the note or the metric marks it as a target or forecast (the words `target` or `forecast`)."""
+    periods = ({p: (k, s, e) for p, k, s, e in zip(*(ctx.periods[c] for c in ("period", "kind", "start", "end")))}
+               if len(ctx.periods) else {})
+    published = dict(zip(ctx.sources["source_id"], ctx.sources["published"])) if len(ctx.sources) else {}
+
+    def check(r):
+        (kind, start, end), day = periods.get(r["period"], (None, None, None)), published.get(r["source_id"])
+        last = _last_day(str(day)) if day else None
+        if end is None or pd.isna(end) or last is None or pd.Timestamp(end) <= last:
+            return ""
+        if kind == "month" and pd.Timestamp(start) <= pd.Timestamp(str(day)):
+            return ""  # a stock dated by the month its source appeared in
+        metric = ctx.metric(r.get("metric", "")) if "metric" in r else {}
+        marks = " ".join(str(x) for x in (r["note"], r.get("metric"), metric.get("label_en")) if isinstance(x, str))
+        if FORECAST.search(marks.replace("_", " ")):
+            return ""
+        return (f"period {r['period']} ends {pd.Timestamp(end):%Y-%m-%d}, after {r['source_id']} was published ({day}): "
+                "a figure dated after its source is a target or forecast, and its note must say so (`target`, `forecast`)")
+    return _messages(frame, check)
+
+
+# --- rules of lookup tables ------------------------------------------------------------------
+
+_YEAR_PART = {"FY": ((1, 1), (12, 31)), "1H": ((1, 1), (6, 30)), "2H": ((7, 1), (12, 31)),
+              "1Q": ((1, 1), (3, 31)), "2Q": ((4, 1), (6, 30)), "3Q": ((7, 1), (9, 30)), "4Q": ((10, 1), (12, 31))}
+_KINDS = {"FY": "fiscal_year", "1H": "half_year", "2H": "half_year"}
+
+
+def period_dates(code: str) -> tuple[str, pd.Timestamp, pd.Timestamp] | None:
+    """(kind, first day, last day) a period code stands for, or None when it names no real period.
+
+    >>> period_dates("FY2019")[1:]
+    (Timestamp('2019-01-01 00:00:00'), Timestamp('2019-12-31 00:00:00'))
+    >>> period_dates("2022-02-30") is None
+    True
+    """
+    if "/" in code:
+        a, b = (period_dates(part) for part in code.split("/", 1))
+        return ("span", a[1], b[2]) if a and b and a[1] <= b[2] else None
+    m = re.fullmatch(r"(FY|[12]H|[1-4]Q)(\d{4})", code, re.ASCII)
+    if m:
+        year = int(m.group(2))
+        (m1, d1), (m2, d2) = _YEAR_PART[m.group(1)]
+        return _KINDS.get(m.group(1), "quarter"), pd.Timestamp(year, m1, d1), pd.Timestamp(year, m2, d2)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", code, re.ASCII):
+            day = pd.Timestamp(code)
+            return "date", day, day
+        if re.fullmatch(r"\d{4}-\d{2}", code, re.ASCII):
+            first = pd.Timestamp(code + "-01")
+            return "month", first, first + pd.offsets.MonthEnd(0)
+    except ValueError:
+        return None
+    return None
+
+
+def period_matches_dates(frame, ctx):
+    """A period's `kind`, `start` and `end` are what its code says (FY2019 is 2019-01-01 to 2019-12-31), and start ≤ end."""
+    def check(r):
+        if pd.notna(r["start"]) and pd.notna(r["end"]) and r["start"] > r["end"]:
+            return f"start {r['start']:%Y-%m-%d} is after end {r['end']:%Y-%m-%d}"
+        found = period_dates(str(r["period"]))
+        if found is None:
+            return f"{r['period']!r} names no real period (a day or month that does not exist, or a span that ends before it starts)"
+        kind, start, end = found
+        if kind != r["kind"] or start != r["start"] or end != r["end"]:
+            return (f"{r['period']} is the {kind} {start:%Y-%m-%d} to {end:%Y-%m-%d}, but the row says the "
+                    f"{r['kind']} {r['start']:%Y-%m-%d} to {r['end']:%Y-%m-%d}")
+        return ""
+    return _messages(frame, check)
+
+
+def published_is_a_date(frame, ctx):
+    """`published` is a real day or month (2022-02-30 is not)."""
+    return _messages(frame, lambda r: "" if _last_day(str(r["published"])) is not None else
+                     f"{r['published']!r} is not a real date")
+
+
+ROW_RULES.update({
+    "quote_says_more": ("quote", quote_says_more),
+    "quote_is_unique": ("quote", quote_is_unique),
+    "dated_after_source": ("period", dated_after_source),
+})
+METRIC_RULES.update({"value_fits_sign": ("value", value_fits_sign)})
+# Rules of tables with quoted text, by column, and of named lookup tables.
+TEXT_RULES = {"quote": {"quote_is_visible_text": ("quote", quote_is_visible_text)},
+              "excerpt": {"excerpt_is_visible_text": ("excerpt", excerpt_is_visible_text)}}
+TABLE_RULES = {
+    "periods": {"period_matches_dates": ("period", period_matches_dates)},
+    "sources": {"published_is_a_date": ("published", published_is_a_date)},
+}

@@ -90,11 +90,14 @@ class Table:
 
     @property
     def foreign_keys(self) -> list[tuple[str, str, str]]:
-        """(column, other table, other column) for each single-column foreign key."""
+        """(column, other table, other column) for each foreign key; a malformed one is left to the meta-schema."""
         out = []
-        for fk in self.descriptor.get("foreignKeys", []):
-            fields, ref = fk["fields"], fk["reference"]
-            fields = [fields] if isinstance(fields, str) else fields
+        fks = self.descriptor.get("foreignKeys", [])
+        for fk in fks if isinstance(fks, list) else []:
+            ref = fk.get("reference") if isinstance(fk, dict) else None
+            if not isinstance(ref, dict) or not {"fields", "resource"} <= set(ref) or "fields" not in fk:
+                continue
+            fields = [fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"]
             others = ref["fields"] if isinstance(ref["fields"], list) else [ref["fields"]]
             out += [(f, ref["resource"] or self.name, o) for f, o in zip(fields, others)]
         return out
@@ -117,13 +120,16 @@ class Table:
 def _read_json(path: Path, root: Path) -> dict:
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     try:
-        return json.loads(path.read_text("utf-8"))
+        data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise SchemaFileError(rel, 0, "file not found") from None
     except UnicodeDecodeError as e:
         raise SchemaFileError(rel, 1, f"not UTF-8 ({e.reason})") from None
     except json.JSONDecodeError as e:
         raise SchemaFileError(rel, e.lineno, f"not valid JSON: {e.msg} (column {e.colno})", "json") from None
+    if not isinstance(data, dict):
+        raise SchemaFileError(rel, 1, f"must hold a JSON object, not a {type(data).__name__}", "json")
+    return data
 
 
 def line_of(path: Path, needle: str) -> int:
@@ -188,7 +194,8 @@ def package_descriptor(root: Path, cited: dict[str, list[str]] | None = None) ->
     from . import __version__
 
     package = read_package(root)
-    by_id = {s["name"]: s for s in package.get("sources", [])}
+    sources = package.get("sources", [])
+    by_id = {s.get("name"): s for s in sources if isinstance(s, dict)} if isinstance(sources, list) else {}
     resources = []
     for name in schema_names(root):
         schema = _read_json(root / "schemas" / f"{name}.json", root)

@@ -13,17 +13,19 @@ Every problem is one line, ``file:line: column: rule: message``.
 
 from __future__ import annotations
 
+import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from . import ledger, rules
-from .read import read_raw, typed
+from . import ledger, metaschema, rules
+from .read import CSVFormatError, read_raw, typed
 from .schema import (FACT_COLUMNS, SchemaFileError, Table, default_root, dump_json, line_of, package_descriptor,
                      read_package, read_tables)
-from .sources import read_texts, seeds_dir
+from .sources import SEEDS_ENV, read_texts, seeds_dir
 
 
 @dataclass
@@ -70,7 +72,9 @@ def validate(root: Path | None = None) -> Report:
     except SchemaFileError as e:
         report.problems.append(Problem(e.file, e.line, e.column, e.rule, e.message))
         return report
-    report.problems += _resource_files(root)
+    report.problems += [Problem(e.file, e.line, e.column, e.rule, e.message)
+                        for e in metaschema.check(report.tables, root)]
+    report.problems += _resource_files(root) + _links(root) + _inside(root, report.tables)
     if report.problems:
         return report
     lines = {}
@@ -79,6 +83,8 @@ def validate(root: Path | None = None) -> Report:
             raw, lines[name] = read_raw(table)
         except FileNotFoundError:
             report.problems.append(Problem(_rel(table.csv, root), 0, "-", "file", "file not found"))
+        except CSVFormatError as e:
+            report.problems.append(Problem(_rel(table.csv, root), e.line, e.column, e.rule, e.message))
         except UnicodeDecodeError as e:
             line = e.object[: e.start].count(b"\n") + 1
             report.problems.append(Problem(_rel(table.csv, root), line, "-", "encoding",
@@ -93,15 +99,17 @@ def validate(root: Path | None = None) -> Report:
     report.problems += _structure(root, report.descriptor, lines)
     for name, table in report.tables.items():
         report.problems += _cells(root, table, report.frames[name], lines[name])
+        report.problems += _case_duplicates(root, table, report.frames[name], lines[name])
     if report.problems:
         return report
     report.frames = {n: typed(t, report.frames[n]) for n, t in report.tables.items()}
-    ctx, notices = _context(root, report)
+    ctx, notices = _context(root, report, lines["sources"])
     report.notices += notices
     for name, table in report.tables.items():
         report.problems += _values(root, table, report.frames, ctx, lines[name])
     report.texts = ctx.texts
     report.ledger = ledger.coverage(report.frames, ctx.texts)
+    report.problems += _ledger_problems(report)
     cited = cited_sources(report)
     if (root / "datapackage.json").read_text("utf-8") != dump_json(package_descriptor(root, cited)):
         report.notices.append("datapackage.json differs from what schemas/ give: `sensetime-data build` rewrites it")
@@ -109,16 +117,71 @@ def validate(root: Path | None = None) -> Report:
 
 
 def _resource_files(root: Path) -> list[Problem]:
-    """Every resource of the datapackage.json on disk points to a file that exists."""
+    """Every resource of the datapackage.json on disk points to a file inside the package that exists."""
     problems = []
-    for r in read_package(root).get("resources", []):
+    resources = read_package(root).get("resources", [])
+    for r in resources if isinstance(resources, list) else []:
         for key in ("path", "schema"):
-            target = r.get(key)
-            if isinstance(target, str) and not (root / target).exists():
-                line = line_of(root / "datapackage.json", f'"{target}"')
+            target = r.get(key) if isinstance(r, dict) else None
+            if not isinstance(target, str):
+                continue
+            line = line_of(root / "datapackage.json", f'"{target}"')
+            if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:|^[/\\~]", target) or ".." in re.split(r"[/\\]", target):
+                problems.append(Problem("datapackage.json", line, key, "resource_path",
+                                        f"resource {r.get('name')!r} points to {target[:60]!r}: a resource path is a "
+                                        "relative path inside the package (no absolute path, `..` or URL)"))
+            elif not (root / target).exists():
                 problems.append(Problem("datapackage.json", line, key, "resource_file",
                                         f"resource {r.get('name')!r} points to {target}, which does not exist"))
+            elif not (root / target).resolve().is_relative_to(root.resolve()):
+                problems.append(Problem("datapackage.json", line, key, "resource_path",
+                                        f"resource {r.get('name')!r} points to {target}, which leads outside the package"))
     return problems
+
+
+LINK = re.compile(r"^https?://[^\s<>\"]+$")
+LINK_KEYS = ("path", "url", "homepage", "href")
+
+
+def _links(root: Path) -> list[Problem]:
+    """Links in datapackage.json (licences, sources, homepage) are http or https: the site renders them."""
+    problems = []
+
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key == "resources":
+                    for r in value if isinstance(value, list) else []:
+                        walk({k: v for k, v in r.items() if k not in ("path", "schema")} if isinstance(r, dict) else r)
+                elif key in LINK_KEYS and isinstance(value, str) and not LINK.match(value):
+                    line = line_of(root / "datapackage.json", json_string(value))
+                    problems.append(Problem("datapackage.json", line, key, "link",
+                                            f"{value[:60]!r} is not an http or https address"))
+                else:
+                    walk(value)
+
+    walk(read_package(root))
+    return problems
+
+
+def json_string(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _inside(root: Path, tables: dict[str, Table]) -> list[Problem]:
+    """No table or schema file is a link leading outside the package."""
+    base = root.resolve()
+    return [
+        Problem(_rel(path, root), 0, "-", "resource_path", f"{_rel(path, root)} leads outside the package, to {path.resolve()}")
+        for table in tables.values()
+        for path in (table.csv, table.schema_file)
+        if path.exists() and not path.resolve().is_relative_to(base)
+    ]
 
 
 def cited_sources(report: Report) -> dict[str, list[str]]:
@@ -168,16 +231,60 @@ def _structure(root: Path, descriptor: dict, lines: dict[str, list[int]]) -> lis
     return problems
 
 
+NO_NEWLINE = "^[^\\r\\n]*$"  # the pattern of free text kept on one line
+PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$", re.ASCII)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _cells(root: Path, table: Table, raw: pd.DataFrame, lines: list[int]) -> list[Problem]:
-    """Cells no schema constraint catches: NaN and inf in numbers, formulas in text."""
+    """Cells no schema constraint catches: NaN and inf in numbers, formulas in text, control
+    characters, numbers the reader would not read as frictionless does, codes with full-width
+    digits or surrounding spaces, links that are not http or https."""
     problems = []
+    references = {column for column, _, _ in table.foreign_keys}
     for f in table.fields:
         if f["name"] not in raw:
             continue
+        kind, constraints = f.get("type", "string"), f.get("constraints", {})
+        # a code is matched or parsed, never quoted text (a key like an exclusion excerpt may quote ²)
+        code = bool(kind != "string" or f["name"] in references or constraints.get("unique") or "enum" in constraints
+                    or constraints.get("pattern", NO_NEWLINE) != NO_NEWLINE)
+        key = code or f["name"] in table.primary_key
         for index, text in raw[f["name"]].items():
-            found = rules.cell_problem(text, f.get("type", "string"))
+            found = rules.cell_problem(text, kind) or _cell_problem(text, kind, f.get("format"), code, key)
             if found:
                 problems.append(Problem(_rel(table.csv, root), lines[index], f["name"], *found))
+    return problems
+
+
+def _cell_problem(text: str, kind: str, fmt: str | None, code: bool, key: bool) -> tuple[str, str] | None:
+    if CONTROL.search(text):
+        return "control", f"holds the control character {CONTROL.search(text).group()!r} (a NUL byte or the like)"
+    if code and any(ch.isdigit() and not ch.isascii() for ch in text):
+        return "fullwidth", f"{text[:40]!r} has full-width or non-ASCII digits: write 0-9"
+    if key and text != text.strip():
+        return "spaces", f"{text[:40]!r} has spaces around it: a code or key is written without them"
+    if kind in ("number", "integer") and text and not PLAIN_NUMBER.match(text) and text.lower().lstrip("+-") not in (
+            "nan", "inf", "infinity"):
+        return "number", f"{text[:40]!r} is not a plain number (digits, a point, an exponent): the reader would lose it"
+    if fmt == "uri" and text and not LINK.match(text):
+        return "link", f"{text[:60]!r} is not an http or https address"
+    return None
+
+
+def _case_duplicates(root: Path, table: Table, raw: pd.DataFrame, lines: list[int]) -> list[Problem]:
+    """Keys that differ only in case (`mmlu` beside `MMLU`): one thing under two ids."""
+    problems = []
+    keys = [table.primary_key] + [[f["name"]] for f in table.fields if f.get("constraints", {}).get("unique")]
+    for key in dict.fromkeys(tuple(k) for k in keys if k and all(c in raw for c in k)):
+        seen: dict[tuple, int] = {}
+        for index, values in zip(raw.index, raw[list(key)].itertuples(index=False)):
+            folded = tuple(v.casefold() for v in values)
+            if folded in seen and tuple(raw.loc[seen[folded], list(key)]) != tuple(values):
+                problems.append(Problem(_rel(table.csv, root), lines[index], "+".join(key), "case_duplicate",
+                                        f"{'/'.join(values)!r} differs only in case from line {lines[seen[folded]]} "
+                                        f"({'/'.join(raw.loc[seen[folded], list(key)])!r})"))
+            seen.setdefault(folded, index)
     return problems
 
 
@@ -195,17 +302,37 @@ def _pk(root: Path, resource: dict) -> list[str]:
 # --- 2. values: pandera -------------------------------------------------------------------
 
 
-def _context(root: Path, report: Report) -> tuple[rules.Context, list[str]]:
+def _context(root: Path, report: Report, source_lines: list[int]) -> tuple[rules.Context, list[str]]:
     frames = report.frames
     ctx = rules.Context(metrics=frames.get("metrics", pd.DataFrame()), periods=frames.get("periods", pd.DataFrame()),
                         units=frames.get("units", pd.DataFrame()), sources=frames.get("sources", pd.DataFrame()))
     seeds = seeds_dir(root)
     if seeds is None:
         return ctx, ["quote check skipped, and the ledger: source texts not found (set SENSETIME_DATA_SEEDS to their directory)"]
-    ctx.texts, missing = read_texts(frames["sources"].to_dict("records"), seeds)
+    sources = frames["sources"].to_dict("records")
+    ctx.texts, missing = read_texts(sources, seeds)
+    line_of_source = dict(zip((s["source_id"] for s in sources), source_lines))
     for line in missing:
-        report.problems.append(Problem("tables/sources.csv", 1, "sha256", "source_text", line))
+        source_id = line.split(":")[0]
+        named = f" (named by {SEEDS_ENV})" if os.environ.get(SEEDS_ENV) else ""
+        report.problems.append(Problem("tables/sources.csv", line_of_source.get(source_id, 1), "file", "source_text",
+                                       f"{line}{named}: the quote checks need every source text"))
     return ctx, [f"quotes checked against {len(ctx.texts)} source texts in {seeds}"]
+
+
+def _ledger_problems(report: Report) -> list[Problem]:
+    """With the texts present, every numeric mention of every source is a fact or an exclusion."""
+    problems = []
+    for cov in report.ledger:
+        if cov.missing:
+            text = report.texts[cov.source_id]
+            shown = ", ".join(f"{m.text} (…{ledger.context(text, m, 12)}…)" for m in cov.missing[:3])
+            more = ", …" if len(cov.missing) > 3 else ""
+            problems.append(Problem("tables/exclusions.csv", 1, "-", "ledger",
+                                    f"{cov.source_id}: {len(cov.missing)} numeric mention(s) not accounted for: {shown}"
+                                    f"{more}; add a fact row or an exclusion (sensetime-data ledger --source "
+                                    f"{cov.source_id} lists them)"))
+    return problems
 
 
 def table_rules(table: Table) -> dict[str, tuple[str, object]]:
@@ -216,10 +343,14 @@ def table_rules(table: Table) -> dict[str, tuple[str, object]]:
         out["quote_in_source"] = rules.ROW_RULES["quote_in_source"]
     if {"source_id", "excerpt"} <= cols:
         out["excerpt_in_source"] = ("excerpt", rules.excerpt_in_source)
+    for column, text_rules in rules.TEXT_RULES.items():
+        if {"source_id", column} <= cols:
+            out.update(text_rules)
     if set(FACT_COLUMNS) <= cols:
         out.update({k: v for k, v in rules.ROW_RULES.items() if k != "quote_in_source"})
         if "metric" in cols:
             out.update(rules.METRIC_RULES)
+    out.update(rules.TABLE_RULES.get(table.name, {}))
     return out
 
 
