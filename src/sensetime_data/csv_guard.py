@@ -1,4 +1,4 @@
-"""A Datasette plugin: CSV exports open in a spreadsheet as text, never as formulas.
+"""CSV exports open in a spreadsheet as text, never as formulas.
 
 The data holds cells that begin with ``=`` (the comparator), ``+`` or ``-`` (printed figures
 such as +59%, the gap ``-``) and ``@`` (@4K30fps). A spreadsheet would read such a cell as a
@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-
-from datasette import hookimpl
 
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 RISKY = ("=", "+", "-", "@", "\t", "\r")
@@ -39,31 +37,28 @@ def _is_csv(scope) -> bool:
     return scope["path"].endswith(".csv") or b"_format=csv" in scope.get("query_string", b"")
 
 
-@hookimpl
-def asgi_wrapper(datasette):
-    def wrap(app):
-        async def guarded(scope, receive, send):
-            if scope["type"] != "http" or not _is_csv(scope):
-                return await app(scope, receive, send)
-            start, chunks = {}, []
+def guard_csv(app):
+    """ASGI middleware around Datasette that rewrites its CSV exports."""
+    async def guarded(scope, receive, send):
+        if scope["type"] != "http" or not _is_csv(scope):
+            return await app(scope, receive, send)
+        start, chunks = {}, []
 
-            async def collect(message):
-                # The database is small: hold the whole export, rewrite it, then send it.
-                if message["type"] == "http.response.start":
-                    start.update(message)
-                    return
-                chunks.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                body = b"".join(chunks)
-                if start["status"] == 200:
-                    body = neutralise_csv(body.decode("utf-8")).encode("utf-8")
-                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-                await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
+        async def collect(message):
+            # The database is small: hold the whole export, rewrite it, then send it.
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            if start["status"] == 200:
+                body = neutralise_csv(body.decode("utf-8")).encode("utf-8")
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
-            await app(scope, receive, collect)
+        await app(scope, receive, collect)
 
-        return guarded
-
-    return wrap
+    return guarded

@@ -16,6 +16,7 @@ SETTINGS = {
     "max_returned_rows": 2000,
     "default_page_size": 100,
     "allow_download": 1,
+    "num_sql_threads": 5,  # at most 3 run arbitrary ?sql= queries (plugin.MOST_SQL_AT_ONCE): 2 stay for pages
 }
 
 
