@@ -5,11 +5,12 @@
 >>> sd.load("financials").head()          # doctest: +SKIP
 >>> sd.observations(topic="compute")      # doctest: +SKIP
 
-Importing the package reads nothing and imports no heavy library: pandas, pyarrow and
-frictionless are imported by the functions that need them.
+Importing the package imports no heavy library: pandas and pyarrow are imported by the
+functions that need them. The runtime (``pip install sensetime-data``) needs only those two;
+``validate``, ``build`` and ``serve`` need the ``curate`` and ``site`` extras.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .api import UnknownTableError, connect, load, observations, package, sql, tables  # noqa: E402
 

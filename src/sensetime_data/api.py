@@ -1,4 +1,4 @@
-"""The Python API: the packaged tables as typed DataFrames, the database as SQL.
+"""The Python API: the packaged tables and views as typed DataFrames, the database as SQL.
 
 >>> import sensetime_data as sd
 >>> sd.tables()                                    # doctest: +SKIP
@@ -7,21 +7,46 @@
 
 Reads the built outputs (``build/parquet`` and ``build/sensetime.db``) beside the package's
 data: inside an installed wheel they are packaged; in a clone, ``sensetime-data build`` makes
-them, and ``load`` reads the CSV through the schemas until it has.
+them, and ``load`` reads a table's CSV through its schema until it has. Needs pandas and
+pyarrow only (``connect`` only the standard library): never the curation or site stack.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .schema import OBSERVATION_COLUMNS, default_root
+from .schema import OBSERVATION_COLUMNS, Table, default_root
 
 if TYPE_CHECKING:
     import frictionless
     import pandas as pd
+
+VIEWS = ("observations", "fact_agreement")
+
+# The columns of the views that no fact table has; the others are described by the fact tables' schemas.
+VIEW_FIELDS = {
+    "topic": {"type": "string", "description": "What the fact is about: `financials`, `segments`, `compute`, "
+              "`auto`, `models`, `benchmarks` or `market`."},
+    "subject": {"type": "string", "description": "Whom the figure is of: `company`, a segment id, a compute scope, "
+                "a model, a market."},
+    "metric": {"type": "string", "description": "What the figure measures: a metric id, or for a benchmark score "
+               "the benchmark."},
+    "context": {"type": "string", "description": "What else tells the fact apart: a benchmark score's evaluation, "
+                "a compute figure's scope; empty where nothing does."},
+    "fact_table": {"type": "string", "description": "The fact table the row comes from."},
+    "sources": {"type": "integer", "description": "How many sources state the fact."},
+    "statements": {"type": "string", "description": "Each source's figure as printed: `source_id: as_reported`, "
+                   "joined by ` | `."},
+    "min_value": {"type": "number", "description": "The smallest `value` the sources give, in `unit`."},
+    "max_value": {"type": "number", "description": "The largest `value` the sources give, in `unit`."},
+    "values_agree": {"type": "boolean", "description": "1 when every source gives the same value (and the same "
+                     "high end of a range), 0 otherwise."},
+}
 
 
 class UnknownTableError(KeyError):
@@ -31,73 +56,67 @@ class UnknownTableError(KeyError):
         return str(self.args[0])
 
 
-def _root() -> Path:
-    return default_root()
+def _root(root: str | Path | None) -> Path:
+    return Path(root) if root else default_root()
 
 
-def _resources() -> dict[str, dict]:
-    descriptor = json.loads((_root() / "datapackage.json").read_text("utf-8"))
+def _resources(root: Path) -> dict[str, dict]:
+    descriptor = json.loads((root / "datapackage.json").read_text("utf-8"))
     return {r["name"]: r for r in descriptor["resources"]}
 
 
-def _check_name(name: str) -> None:
-    names = sorted(_resources())
-    if name not in names:
-        raise UnknownTableError(f"unknown table {name!r}; the tables are: {', '.join(names)}")
-
-
-def _database() -> Path:
-    path = _root() / "build" / "sensetime.db"
+def _database(root: Path) -> Path:
+    path = root / "build" / "sensetime.db"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `sensetime-data build` first")
     return path
 
 
-def connect() -> sqlite3.Connection:
+def connect(*, root: str | Path | None = None) -> sqlite3.Connection:
     """A read-only connection to the packaged SQLite database (tables, `observations`, `fact_agreement`)."""
-    return sqlite3.connect(f"file:{_database()}?mode=ro&immutable=1", uri=True)
+    return sqlite3.connect(f"file:{_database(_root(root))}?mode=ro&immutable=1", uri=True)
 
 
-def sql(query: str, params: Any = None) -> pd.DataFrame:
+def sql(query: str, params: Any = None, *, root: str | Path | None = None) -> pd.DataFrame:
     """The result of a SQL query on the packaged database, as a DataFrame.
 
     >>> sd.sql("select period, value from financials where metric = :m", {"m": "revenue"})  # doctest: +SKIP
     """
     import pandas as pd
 
-    with connect() as con:
+    with closing(connect(root=root)) as con:
         return pd.read_sql_query(query, con, params=params)
 
 
-def tables() -> pd.DataFrame:
-    """Every table of the package: name, title, description and number of rows."""
+def tables(*, root: str | Path | None = None) -> pd.DataFrame:
+    """Every table and view of the package: name, kind, title, description and number of rows."""
     import pandas as pd
 
-    resources = _resources()
-    with connect() as con:
-        counts = {n: con.execute(f'select count(*) from "{n}"').fetchone()[0] for n in resources}
-    return pd.DataFrame(
-        [{"name": n, "title": r.get("title"), "description": r.get("description"), "rows": counts[n]}
-         for n, r in sorted(resources.items())]
-    )
+    from .site import VIEWS as VIEW_DESCRIPTIONS
+
+    root = _root(root)
+    entries = [(n, "table", r.get("title"), r.get("description")) for n, r in sorted(_resources(root).items())]
+    entries += [(n, "view", n.replace("_", " ").capitalize(), VIEW_DESCRIPTIONS[n]) for n in VIEWS]
+    with closing(connect(root=root)) as con:
+        counts = {n: con.execute(f'select count(*) from "{n}"').fetchone()[0] for n, *_ in entries}
+    return pd.DataFrame([{"name": n, "kind": k, "title": t, "description": d, "rows": counts[n]}
+                         for n, k, t, d in entries])
 
 
-def load(name: str) -> pd.DataFrame:
-    """One table as a typed DataFrame: dates as dates, enumerations as categories."""
-    _check_name(name)
-    parquet = _root() / "build" / "parquet" / f"{name}.parquet"
-    if parquet.exists():
-        import pandas as pd
+def load(name: str, *, root: str | Path | None = None) -> pd.DataFrame:
+    """One table or view as a typed DataFrame, described in its ``attrs``.
 
-        return pd.read_parquet(parquet)
-    from .read import read_table  # a clone not built yet: the CSV, typed by its schema
-    from .schema import read_tables
-
-    return read_table(read_tables(_root())[name])
+    Dates are datetime64 columns, enumerations categories with the schema's categories,
+    booleans (``ambiguous``) bool. ``attrs`` holds the ``title`` and ``description`` of the
+    table, each column's ``type`` and ``description`` under ``columns`` (a number whose unit is
+    given row by row says so with ``unit_column``), and the meaning of every unit code the
+    table uses under ``units``.
+    """
+    return _load(name, _root(root))
 
 
 def observations(**filters: Any) -> pd.DataFrame:
-    """Every numeric fact in one shape (the `observations` view), filtered by column equality.
+    """Every numeric fact in one shape (the `observations` view), filtered by column equality; typed as ``load``.
 
     >>> sd.observations(topic="compute", metric="gpus")  # doctest: +SKIP
     """
@@ -105,24 +124,133 @@ def observations(**filters: Any) -> pd.DataFrame:
     if unknown:
         raise TypeError(f"unknown column(s) {', '.join(unknown)}; the columns are: {', '.join(OBSERVATION_COLUMNS)}")
     where = " and ".join(f'"{column}" = :{column}' for column in filters) or "1"
-    return sql(f"select * from observations where {where}", filters)
+    return _load("observations", default_root(), where, filters)
 
 
-def package() -> frictionless.Package:
+def package(*, root: str | Path | None = None) -> frictionless.Package:
     """The Frictionless data package (``datapackage.json`` with its CSV files and Table Schemas)."""
-    import frictionless
+    try:
+        import frictionless
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("sd.package() needs frictionless: pip install 'sensetime-data[curate]'") from None
+    return frictionless.Package(str(_root(root) / "datapackage.json"))
 
-    return frictionless.Package(str(_root() / "datapackage.json"))
+
+# --- reading and describing ----------------------------------------------------------------
+
+
+def _load(name: str, root: Path, where: str = "1", params: dict | None = None) -> pd.DataFrame:
+    resources = _resources(root)
+    if name in VIEWS:
+        with closing(connect(root=root)) as con:
+            frame = _read_sql(con, f'select * from "{name}" where {where}', params)
+        title, description, fields = _view(name, frame.columns, root, resources)
+    elif name in resources:
+        table = _table(name, root, resources[name])
+        frame = _read_table(table, root)
+        title, description, fields = table.title, table.description, table.fields
+    else:
+        names = sorted(resources) + list(VIEWS)
+        raise UnknownTableError(f"unknown table {name!r}; the tables are: {', '.join(names)}")
+    frame = _typed(frame, fields)
+    frame.attrs = {"name": name, "title": title, "description": description,
+                   "columns": _columns(frame, fields), "units": _units(frame, root, resources)}
+    return frame
+
+
+def _table(name: str, root: Path, resource: dict) -> Table:
+    schema_file = root / resource["schema"]
+    return Table(name, json.loads(schema_file.read_text("utf-8")), root / resource["path"], schema_file)
+
+
+def _read_table(table: Table, root: Path) -> pd.DataFrame:
+    parquet = root / "build" / "parquet" / f"{table.name}.parquet"
+    if parquet.exists():
+        import pandas as pd
+
+        return pd.read_parquet(parquet)
+    from .read import read_table  # a clone not built yet: the CSV, typed by its schema
+
+    return read_table(table)
+
+
+def _read_sql(con: sqlite3.Connection, query: str, params: dict | None) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_sql_query(query, con, params=params)
+
+
+def _view(name: str, columns, root: Path, resources: dict) -> tuple[str, str, list[dict]]:
+    """Title, description and fields of a view: its own columns from VIEW_FIELDS, the rest from the fact schemas."""
+    from .site import VIEWS as VIEW_DESCRIPTIONS
+
+    fact_fields: dict[str, dict] = {}
+    for table_name, resource in resources.items():
+        table = _table(table_name, root, resource)
+        if table.is_fact:
+            for f in table.fields:
+                fact_fields.setdefault(f["name"], f)
+    fields = [{"name": c, **(VIEW_FIELDS.get(c) or fact_fields.get(c) or {"type": "string", "description": ""})}
+              for c in columns]
+    return name.replace("_", " ").capitalize(), VIEW_DESCRIPTIONS[name], fields
+
+
+def _typed(frame: pd.DataFrame, fields: list[dict]) -> pd.DataFrame:
+    """The schema's types, whichever file the frame came from (Parquet, SQLite or CSV)."""
+    import pandas as pd
+
+    for f in fields:
+        name, kind = f["name"], f.get("type", "string")
+        if name not in frame:
+            continue
+        column = frame[name]
+        if kind == "date":
+            frame[name] = pd.to_datetime(column).astype("datetime64[s]")
+        elif kind == "boolean":
+            frame[name] = column.astype("boolean" if column.isna().any() else "bool")
+        elif kind == "integer":
+            frame[name] = column.astype("Int64")
+        elif kind == "number":
+            frame[name] = column.astype("float64")
+        elif "enum" in f.get("constraints", {}):
+            frame[name] = column.astype(pd.CategoricalDtype(f["constraints"]["enum"]))
+        else:
+            frame[name] = column.astype("str")  # a column with no value at all would be object
+    return frame
+
+
+def _columns(frame: pd.DataFrame, fields: list[dict]) -> dict[str, dict]:
+    by_name = {f["name"]: f for f in fields}
+    columns = {}
+    for name in frame.columns:
+        f = by_name.get(name, {})
+        entry = {"type": f.get("type", "string"), "description": f.get("description", "")}
+        if entry["type"] in ("number", "integer") and "unit" in frame and name != "unit":
+            entry["unit_column"] = "unit"  # the unit differs from row to row: each row's `unit` names it
+        columns[name] = entry
+    return columns
+
+
+def _units(frame: pd.DataFrame, root: Path, resources: dict) -> dict[str, str]:
+    """Each unit code the frame's `unit` column uses, with what it means (from the `units` table)."""
+    if "unit" not in frame:
+        return {}
+    with (root / resources["units"]["path"]).open(encoding="utf-8", newline="") as f:
+        meaning = {row["unit"]: f"{row['label_en']} ({row['label_zh']}): {row['description']}" for row in csv.DictReader(f)}
+    return {code: meaning.get(code, "") for code in sorted(frame["unit"].dropna().unique())}
 
 
 def _table_list() -> str:
-    """The tables and what they hold, for the docstring of ``load``: from datapackage.json."""
+    """The tables and views and what they hold, for the docstring of ``load``: from datapackage.json."""
     try:
-        resources = _resources()
+        resources = _resources(default_root())
     except (OSError, ValueError):
         return ""
+    from .site import VIEWS as VIEW_DESCRIPTIONS
+
     lines = [f"    {n}: {r.get('title', '')}. {r.get('description', '')}" for n, r in sorted(resources.items())]
-    return "\n\nTables:\n\n" + "\n".join(lines)
+    lines += [f"    {n} (view): {VIEW_DESCRIPTIONS[n]}" for n in VIEWS]
+    return "\n\nTables and views:\n\n" + "\n".join(lines)
 
 
 load.__doc__ += _table_list()

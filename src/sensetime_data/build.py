@@ -30,6 +30,22 @@ class BuildError(Exception):
         self.problems = problems
 
 
+class OutputError(ValueError):
+    """An output directory a build must not write to; the message is one line saying what to do."""
+
+
+def output_dir(root: Path, out: Path | None = None) -> Path:
+    """``out``, else ``build/`` beside the tables; never inside the installed package (site-packages).
+
+    An installed wheel carries its build: a new one goes to a directory the user names.
+    """
+    out = Path(out or root / "build")
+    if out.resolve().is_relative_to(Path(__file__).resolve().parent):
+        raise OutputError(f"{out} is inside the installed package, which stays read-only: "
+                          "name a directory for the build with `sensetime-data build --out DIR`")
+    return out
+
+
 def build(root: Path | None = None, out: Path | None = None) -> Report:
     """Validate, then write every output; returns the validation report.
 
@@ -38,7 +54,7 @@ def build(root: Path | None = None, out: Path | None = None) -> Report:
     True
     """
     root = Path(root or default_root())
-    out = Path(out or root / "build")
+    out = output_dir(root, out)
     report = validate(root)
     if not report.ok:
         return report

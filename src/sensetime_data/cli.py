@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
 from . import __version__
 from .schema import default_root
+
+# The extra each command needs beyond the runtime install (pyproject.toml, [project.optional-dependencies]).
+NEEDS = {"validate": "curate", "build": "curate", "ledger": "curate", "docs": "curate", "serve": "site"}
 
 
 def _report(report) -> int:
@@ -28,9 +33,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import build
+    from .build import OutputError, build
 
-    report = build(args.root, args.out)
+    try:
+        report = build(args.root, args.out)
+    except OutputError as e:
+        print(f"build: {e}")
+        return 1
     code = _report(report)
     print(f"wrote {args.out or Path(args.root) / 'build'}" if code == 0 else "build failed; build/ left as it was")
     return code
@@ -91,11 +100,15 @@ def cmd_info(args) -> int:
     built = json.loads(info.read_text("utf-8"))
     print(f"sensetime-data {__version__}, data in {root}")
     print(f"built {built['built_at']} from inputs sha256 {built['inputs_sha256'][:16]}…")
-    print("\ntables:")
-    for row in api.tables().itertuples():
+    if "quotes_checked" in built:  # recorded by the wheel's build hook
+        print("quotes checked against the source texts" if built["quotes_checked"] else
+              "quotes not checked against the source texts (they were not found when the wheel was built)")
+    print("\ntables and views:")
+    for row in api.tables(root=root).itertuples():
         print(f"  {row.name:<22}{row.rows:>6}  {row.title}")
     print("\nsources:")
-    for row in api.sql("select source_id, published, sha256, title_en from sources order by published").itertuples():
+    query = "select source_id, published, sha256, title_en from sources order by published"
+    for row in api.sql(query, root=root).itertuples():
         print(f"  {row.source_id:<18}{row.published:<12}{row.sha256}  {row.title_en}")
     return 0
 
@@ -113,7 +126,42 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def missing_extra(extra: str) -> bool:
+    """True when a distribution the extra lists is not installed (read from the package's own metadata)."""
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires("sensetime-data") or []
+    except metadata.PackageNotFoundError:
+        return False  # run from a source tree that is not installed: nothing to go by
+    for requirement in requires:
+        spec, _, marker = requirement.partition(";")
+        if not re.search(rf"""extra\s*==\s*['"]{extra}['"]""", marker):
+            continue
+        name, extras = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^]]*)\])?", spec).groups()
+        if name == "sensetime-data":  # an extra that brings another (site brings curate)
+            if any(missing_extra(e.strip()) for e in (extras or "").split(",") if e.strip()):
+                return True
+            continue
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a reader that stops early (`| head`) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe found at exit would print a traceback
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to write, and no error at exit
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="sensetime-data", description="SenseTime disclosures as a validated dataset.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--root", default=str(default_root()), help="the package directory (datapackage.json, tables/, schemas/)")
@@ -135,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         fn=cmd_info)
     sub.add_parser("docs", help="regenerate the table list in README.md and docs/data-dictionary.md").set_defaults(fn=cmd_docs)
     args = parser.parse_args(argv)
+    extra = NEEDS.get(args.command)
+    if extra and missing_extra(extra):
+        print(f"sensetime-data {args.command} needs the {extra} extra: pip install 'sensetime-data[{extra}]'",
+              file=sys.stderr)
+        return 1
     return args.fn(args)
 
 

@@ -42,9 +42,24 @@ def datasette_args(out: Path, port: int) -> list[str]:
     return args
 
 
+def port_taken(port: int) -> bool:
+    """True when 127.0.0.1:port cannot be bound (Datasette would fail only after starting), as uvicorn binds it."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
 def serve(out: Path, port: int) -> int:
     """Start Datasette on 127.0.0.1:port in place of this process, so stopping it stops the server."""
     port = port or free_port()
+    if port_taken(port):
+        print(f"serve: port {port} on 127.0.0.1 is taken: choose another with --port N (0 picks a free one)",
+              file=sys.stderr)
+        return 1
     print(f"Serving sensetime-data at http://127.0.0.1:{port}/", flush=True)
     args = datasette_args(out, port)
     os.execv(args[0], args)
