@@ -114,12 +114,13 @@ def cmd_info(args) -> int:
 
 
 def cmd_docs(args) -> int:
+    from .build import write_descriptor
     from .docs import DICTIONARY, write_dictionary, write_readme
-    from .validate import validate
 
-    report = validate(args.root)
+    report, changed = write_descriptor(Path(args.root))
     if not report.ok:
         return _report(report)
+    print("datapackage.json updated" if changed else "datapackage.json already up to date")
     print("README.md updated" if write_readme(Path(args.root), report) else "README.md already up to date")
     changed = write_dictionary(Path(args.root), report)
     print(f"{DICTIONARY} updated" if changed else f"{DICTIONARY} already up to date")
@@ -181,7 +182,8 @@ def _main(argv: list[str] | None) -> int:
     ledger.set_defaults(fn=cmd_ledger)
     sub.add_parser("info", help="version, build time, tables with row counts, sources with their sha256").set_defaults(
         fn=cmd_info)
-    sub.add_parser("docs", help="regenerate the table list in README.md and docs/data-dictionary.md").set_defaults(fn=cmd_docs)
+    sub.add_parser("docs", help="regenerate datapackage.json, the table list in README.md and docs/data-dictionary.md"
+                   ).set_defaults(fn=cmd_docs)
     args = parser.parse_args(argv)
     extra = NEEDS.get(args.command)
     if extra and missing_extra(extra):
