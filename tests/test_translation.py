@@ -162,7 +162,6 @@ def test_merged_copy_validates_without_problems_in_the_new_columns(merged, seeds
     assert all(name in report.frames for name in ("financials", "models", "evaluations", "automotive_partners"))
 
 
-@pytest.mark.xfail(strict=True, reason="until ledger.UNPRINTED lists quote_en, relationship_en, caption_en, claim_en")
 def test_translations_do_not_account_for_numbers_in_the_ledger(merged, seeds):
     """An English cell equal to its quote (a benchmark row) must not count as printing the quote's numbers."""
     frames = {name: read_table(t) for name, t in read_tables(merged).items()}
