@@ -124,7 +124,8 @@ def observations(**filters: Any) -> pd.DataFrame:
     if unknown:
         raise TypeError(f"unknown column(s) {', '.join(unknown)}; the columns are: {', '.join(OBSERVATION_COLUMNS)}")
     where = " and ".join(f'"{column}" = :{column}' for column in filters) or "1"
-    return _load("observations", default_root(), where, filters)
+    in_time_order = "order by period_end, period_start desc, topic, subject, metric, context, source_id"
+    return _load("observations", default_root(), f"{where} {in_time_order}", filters)
 
 
 def package(*, root: str | Path | None = None) -> frictionless.Package:

@@ -43,8 +43,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .schema import Table, default_root, dump_json, inputs_digest, package_descriptor
-from .site import add_dictionary, add_labels_and_search, datasette_metadata
+from .schema import PERIOD_DATES, Table, default_root, dump_json, inputs_digest, package_descriptor
+from .site import add_dictionary, add_labels, add_search, datasette_metadata
 from .validate import Problem, Report, cited_sources, validate
 
 OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
@@ -252,10 +252,20 @@ def build_info(root: Path, digest: str | None = None) -> dict:
 # --- SQLite ------------------------------------------------------------------------------
 
 
+def output_frame(table: Table, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """A table's rows with the columns the build derives (``schema.PERIOD_DATES``), in ``output_fields`` order."""
+    frame = frames[table.name]
+    if table.output_fields == table.fields:
+        return frame
+    dates = frames["periods"].set_index("period")[list(PERIOD_DATES.values())]
+    frame = frame.join(dates.set_axis(list(PERIOD_DATES), axis=1), on="period")
+    return frame[[f["name"] for f in table.output_fields]]
+
+
 def records(table: Table, frame: pd.DataFrame) -> list[dict]:
     """Rows as plain Python values for SQLite: dates as ISO text, booleans as 0/1, NULL for missing."""
     out = frame.copy()
-    for f in table.fields:
+    for f in table.output_fields:
         name = f["name"]
         if f.get("type") == "date":
             out[name] = out[name].dt.strftime("%Y-%m-%d")
@@ -272,19 +282,20 @@ def write_sqlite(path: Path, report: Report) -> None:
     for name, table in report.tables.items():
         pk = table.primary_key
         db[name].create(
-            {f["name"]: SQL_TYPES[f.get("type", "string")] for f in table.fields},
+            {f["name"]: SQL_TYPES[f.get("type", "string")] for f in table.output_fields},
             pk=pk[0] if len(pk) == 1 else tuple(pk),
             foreign_keys=[fk for fk in table.foreign_keys],
-            not_null={f["name"] for f in table.fields if table.required(f["name"])},
+            not_null={f["name"] for f in table.output_fields if table.required(f["name"])},
         )
-        db[name].insert_all(records(table, report.frames[name]))
+        db[name].insert_all(records(table, output_frame(table, report.frames)))
         for column, _, _ in table.foreign_keys:
             if pk != [column]:
                 db[name].create_index([column], find_unique_name=True)
-    add_labels_and_search(db, report.tables)
+    add_labels(db, report.tables)
     add_dictionary(db, report.tables)
     db.execute(f"create view observations as {observations_sql(report.tables)}")
     db.execute(f"create view fact_agreement as {AGREEMENT_SQL}")
+    add_search(db, report.tables)
     broken = db.execute("pragma foreign_key_check").fetchall()
     db.conn.commit()
     db.close()
@@ -301,14 +312,14 @@ def observations_sql(tables: dict[str, Table]) -> str:
         obs = table.observations
         parts.append(
             f"select {obs['topic']} as topic, {obs['subject']} as subject, {obs['metric']} as metric, "
-            f"{obs.get('context', 'null')} as context, period, value, value_high, unit, comparator, as_reported, "
-            f"source_id, quote, period_basis, ambiguous, note, '{name}' as fact_table from {name}"
+            f"{obs.get('context', 'null')} as context, period, period_start, period_end, value, value_high, unit, "
+            f"comparator, as_reported, source_id, quote, period_basis, ambiguous, note, '{name}' as fact_table from {name}"
         )
     return "\nunion all\n".join(parts)
 
 
 AGREEMENT_SQL = """
-select topic, subject, metric, context, period, unit,
+select topic, subject, metric, context, period, period_start, period_end, unit,
        count(distinct source_id) as sources,
        group_concat(source_id || ': ' || as_reported, ' | ') as statements,
        min(value) as min_value, max(value) as max_value,
@@ -316,7 +327,7 @@ select topic, subject, metric, context, period, unit,
             then 1 else 0 end as values_agree
 from observations
 where comparator != 'missing'
-group by topic, subject, metric, context, period, unit
+group by topic, subject, metric, context, period, period_start, period_end, unit
 having count(distinct source_id) > 1
 """
 
@@ -338,7 +349,7 @@ def arrow_schema(table: Table):
     fields = [
         pa.field(f["name"], arrow_type(f), nullable=not table.required(f["name"]),
                  metadata={"description": f.get("description", "")})
-        for f in table.fields
+        for f in table.output_fields
     ]
     return pa.schema(fields, metadata={"title": table.title, "description": table.description})
 
@@ -350,8 +361,8 @@ def write_parquet(directory: Path, report: Report) -> None:
     directory.mkdir()
     for name, table in report.tables.items():
         schema = arrow_schema(table)
-        frame = report.frames[name].copy()
-        for f in table.fields:
+        frame = output_frame(table, report.frames).copy()
+        for f in table.output_fields:
             if f.get("type") == "date":
                 frame[f["name"]] = frame[f["name"]].dt.date
         arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)

@@ -24,10 +24,22 @@ from pathlib import Path
 ROOT_ENV = "SENSETIME_DATA_ROOT"
 FIELD_TYPES = ("string", "number", "integer", "boolean", "date")  # the Table Schema types read.typed reads
 # The contract's `observations` view, in order (see ../shared/DESIGN.md).
-OBSERVATION_COLUMNS = ("topic", "subject", "metric", "context", "period", "value", "value_high", "unit", "comparator",
-                       "as_reported", "source_id", "quote", "period_basis", "ambiguous", "note", "fact_table")
+OBSERVATION_COLUMNS = ("topic", "subject", "metric", "context", "period", "period_start", "period_end", "value",
+                       "value_high", "unit", "comparator", "as_reported", "source_id", "quote", "period_basis", "ambiguous",
+                       "note", "fact_table")
 FACT_COLUMNS = ["value", "value_high", "unit", "comparator", "as_reported", "period", "period_basis", "source_id", "quote",
                 "ambiguous", "note"]
+# Columns the build adds after `period` to every fact table (SQLite, Parquet, the views), from the
+# `periods` row of the period; the CSV files do not have them. Declared here once: the data
+# dictionary, the Datasette column descriptions and the Parquet schemas read them from here.
+PERIOD_DATES = {"period_start": "start", "period_end": "end"}  # derived column: column of `periods`
+DERIVED_FIELDS = (
+    {"name": "period_start", "type": "date", "constraints": {"required": True},
+     "description": "First day of `period`, from `periods` (derived by the build; not in the CSV file)."},
+    {"name": "period_end", "type": "date", "constraints": {"required": True},
+     "description": "Last day of `period`, from `periods` (derived by the build; not in the CSV file): the time "
+                    "order of facts, `order by period_end`. A stock's as-of date is its own start and end."},
+)
 
 
 class SchemaFileError(Exception):
@@ -110,8 +122,16 @@ class Table:
     def is_fact(self) -> bool:
         return self.observations is not None
 
+    @property
+    def output_fields(self) -> list[dict]:
+        """The fields of the built table: the schema's, with ``DERIVED_FIELDS`` after ``period`` in a fact table."""
+        if not self.is_fact or "period" not in self.columns:
+            return self.fields
+        at = self.columns.index("period") + 1
+        return [*self.fields[:at], *DERIVED_FIELDS, *self.fields[at:]]
+
     def field(self, name: str) -> dict:
-        return next(f for f in self.fields if f["name"] == name)
+        return next(f for f in self.output_fields if f["name"] == name)
 
     def required(self, name: str) -> bool:
         return bool(self.field(name).get("constraints", {}).get("required"))

@@ -1,8 +1,20 @@
-"""The Datasette site over the database: metadata from the schemas, labels, full-text search.
+"""The Datasette site over the database: metadata from the schemas, labels, the search index.
 
 Titles, descriptions, columns, facets, sort orders and foreign-key labels come from the
 schemas; the home page text from ``datapackage.json``; the canned queries and the dashboard
 from ``queries.yml`` and ``dashboards.yml`` beside this module, the only hand-written parts.
+What the site does at request time (search, the pages' templates, CSV for spreadsheets) is
+in ``site_plugin``.
+
+Search. One FTS5 table, ``search_index`` (trigram tokenizer), holds a row for every row of
+every table: the row's own text (ids, quote and its translation, note, names...) and the
+English and Chinese labels of the rows its foreign keys point to: metric, segment, model,
+benchmark, evaluation, source, period, unit. So ``revenue`` and 营业收入 find the revenue rows
+although their quotes say neither, and ``MMLU`` finds every MMLU score. A fact's index row
+also carries the fact's key in ``observations``, so the view is searched through the same
+index. The index is a table of its own rather than an FTS table over each table, which
+Datasette would detect and answer with trigram MATCH alone (nothing for two characters):
+``site_plugin`` answers ``_search`` for every table and for ``observations``.
 """
 
 from __future__ import annotations
@@ -16,10 +28,10 @@ from .schema import Table
 DB_NAME = "sensetime"
 HERE = Path(__file__).parent
 LABEL = "label"  # the generated column that shows a lookup row in two languages
-
-# Columns indexed for full-text search (FTS5, trigram tokenizer), where a table has them.
-SEARCHED = ("quote", "excerpt", "note", "as_reported", "name", "name_en", "name_zh", "label_en", "label_zh",
-            "title", "title_en", "caption", "claim", "relationship", "description", "category_zh", "cites")
+SEARCH_INDEX = "search_index"
+# The columns that name a row another row points to: its labels in the search index.
+NAMING = ("label_en", "label_zh", "name", "name_en", "name_zh", "title", "title_en", "publisher", "developer",
+          "caption", "caption_en", "category_en", "category_zh")
 
 VIEWS = {
     "observations": (
@@ -32,11 +44,15 @@ VIEWS = {
         "with each source's printed figure and whether the normalised values agree."
     ),
 }
+TIME_ORDER = "period_end"  # the default sort of every fact table and view: facts in time order
 
 
 def to_html(text: str) -> str:
-    """Escaped text with `code` spans, as the descriptions write column and table names."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    """The Markdown of the descriptions as HTML: `code`, **bold** and [links](url), the rest escaped text."""
+    out = html.escape(text, quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+    return re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+|/[^)\s]*)\)", r'<a href="\2">\1</a>', out)
 
 
 def label_sql(table: Table) -> str | None:
@@ -52,17 +68,69 @@ def label_column(table: Table) -> str | None:
     return LABEL if isinstance(columns, list) else columns
 
 
-def add_labels_and_search(db, tables: dict[str, Table]) -> None:
-    """Give lookup tables their bilingual label column and every table its full-text index."""
+def add_labels(db, tables: dict[str, Table]) -> None:
+    """Give lookup tables their bilingual label column."""
     for name, table in tables.items():
         expression = label_sql(table)
         if expression:
             # A virtual generated column: shown as a foreign key's label, never stored twice.
             db.execute(f'alter table "{name}" add column "{LABEL}" text generated always as ({expression}) virtual')
-        columns = [c for c in SEARCHED if c in table.columns]
-        if columns:
-            # The default tokenizer never splits Chinese; trigram matches any run of 3+ characters.
-            db[name].enable_fts(columns, tokenize="trigram")
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+def observation_key(fact_table: str, subject: str, metric: str, context: str) -> str:
+    """SQL of a fact's key in ``observations`` (unique by the contract), from SQL expressions of its parts."""
+    parts = [fact_table, subject, metric, f"coalesce({context}, '')", "period", "source_id"]
+    return " || char(31) || ".join(f"({p})" for p in parts)
+
+
+# The same key over the view's own columns: `site_plugin` searches `observations` with it.
+VIEW_KEY = observation_key("fact_table", "subject", "metric", "context")
+
+
+def _rows(db, name: str, columns: list[str], extra: str = "null") -> list[tuple]:
+    """(rowid, the columns' values..., ``extra``) for every row of a table, in rowid order."""
+    select = ", ".join([f'"{c}"' for c in columns] + [extra])
+    return db.execute(f'select rowid, {select} from "{name}" order by rowid').fetchall()
+
+
+def _joined(values) -> str:
+    return " | ".join(str(v) for v in values if v not in (None, ""))
+
+
+def _naming_texts(db, table: Table) -> dict[str, str]:
+    """The text that names each row (its English and Chinese labels), by key, for the rows pointing to it."""
+    columns = [c for c in NAMING if c in table.columns]
+    if len(table.primary_key) != 1 or not columns:
+        return {}
+    return {key: _joined(values) for _, *values, key in _rows(db, table.name, columns, f'"{table.primary_key[0]}"')}
+
+
+def add_search(db, tables: dict[str, Table]) -> None:
+    """Fill ``search_index``: every row's own text and the labels of what it points to (module docstring)."""
+    db.execute(f"create virtual table {SEARCH_INDEX} using fts5(text, table_name unindexed, row_id unindexed, "
+               "row_key unindexed, tokenize = 'trigram')")
+    naming = {name: _naming_texts(db, table) for name, table in tables.items()}
+    rows = []
+    for name, table in tables.items():
+        own = [f["name"] for f in table.output_fields if f.get("type", "string") == "string"]
+        key = "null"
+        if table.is_fact:
+            obs = table.observations
+            key = observation_key(f"'{name}'", obs["subject"], obs["metric"], obs.get("context", "null"))
+        pointers = [(own.index(column), naming[other]) for column, other, _ in table.foreign_keys
+                    if column in own and naming.get(other)]
+        for rowid, *values, row_key in _rows(db, name, own, key):
+            labels = [names.get(values[at]) for at, names in pointers]
+            rows.append((_joined([*values, *labels]), name, rowid, row_key))
+    for rowid, *values, _ in _rows(db, DICTIONARY, ["table_name", "column_name", "description"]):
+        rows.append((_joined(values), DICTIONARY, rowid, None))
+    db.conn.executemany(f"insert into {SEARCH_INDEX} (text, table_name, row_id, row_key) values (?, ?, ?, ?)", rows)
+
+
+# --- metadata ----------------------------------------------------------------------------------
 
 
 def _read_yaml(name: str) -> dict:
@@ -73,22 +141,43 @@ def _read_yaml(name: str) -> dict:
 
 def _table_metadata(table: Table, resource: dict) -> dict:
     licence = (resource.get("licenses") or [{}])[0]
+    sources = resource.get("sources", [])
     entry = {
         "title": table.title,
         "description": table.description,
         "description_html": to_html(table.description),
-        "columns": {f["name"]: f.get("description", "") for f in table.fields},
-        "source": "; ".join(s["title"] for s in resource.get("sources", [])),
+        "columns": {f["name"]: f.get("description", "") for f in table.output_fields},
+        "source": "; ".join(s["title"] for s in sources),
+        # The sources once, as links to their rows (site_plugin's templates show these, not `source`).
+        "source_links": [{"href": f"/{DB_NAME}/sources/{s['name']}", "title": s["title"]} for s in sources],
         "license": licence.get("name"),
         "license_url": licence.get("path"),
         "about": f"Table Schema: schemas/{table.name}.json",
     }
     if label_column(table):
         entry["label_column"] = label_column(table)
-    for key in ("facets", "sort"):
-        if table.descriptor.get(key):
-            entry[key] = table.descriptor[key]
+    if table.descriptor.get("facets"):
+        entry["facets"] = table.descriptor["facets"]
+        entry["facet_size"] = 5  # the first rows stay on the first screen
+    if TIME_ORDER in table.columns or any(f["name"] == TIME_ORDER for f in table.output_fields):
+        entry["sort"] = TIME_ORDER  # Datasette breaks ties by the primary key
+    elif table.descriptor.get("sort"):
+        entry["sort"] = table.descriptor["sort"]
     return entry
+
+
+def _view_metadata(name: str, tables: dict[str, Table]) -> dict:
+    from .api import VIEW_FIELDS
+
+    described = {f["name"]: f.get("description", "") for t in tables.values() if t.is_fact for f in t.output_fields}
+    described.update({column: f["description"] for column, f in VIEW_FIELDS.items()})
+    return {
+        "title": name.replace("_", " ").capitalize(),
+        "description": VIEWS[name],
+        "description_html": to_html(VIEWS[name]),
+        "columns": described,
+        "sort": TIME_ORDER,
+    }
 
 
 def home_html(package: dict, tables: dict[str, dict], queries: dict, dashboards: dict) -> str:
@@ -98,7 +187,7 @@ def home_html(package: dict, tables: dict[str, dict], queries: dict, dashboards:
 
     table_items = "".join(
         f'<li>{link(f"/{DB_NAME}/{name}", t["title"])} <code>{name}</code>: {to_html(t["description"])}</li>'
-        for name, t in tables.items()
+        for name, t in tables.items() if not t.get("hidden")
     )
     query_items = "".join(f"<li>{link(f'/{DB_NAME}/{name}', q['title'])}</li>" for name, q in queries.items())
     dashboard_items = "".join(f"<li>{link(f'/-/dashboards/{slug}', d['title'])}</li>" for slug, d in dashboards.items())
@@ -107,8 +196,9 @@ def home_html(package: dict, tables: dict[str, dict], queries: dict, dashboards:
         f"<p lang=\"zh\">{html.escape(package.get('description_zh', ''))}</p>"
         f"<p><strong>Cite / 引用:</strong> {html.escape(package.get('citation', ''))}</p>"
         f"<p>{link(f'/{DB_NAME}/data_dictionary', 'Data dictionary 数据字典')}: every column, its type, unit and meaning. "
-        f"Search in any table with the search box (three characters or more; 至少三个字), "
-        f"or any term of any length with {link(f'/{DB_NAME}/search', 'the search query 全文检索')}.</p>"
+        f"Search any table with its search box, in English or Chinese, any length (营业收入, revenue, 量产); "
+        f"every table at once with {link(f'/{DB_NAME}/search', 'the search query 全文检索')}. "
+        f"Facts are in time order (<code>order by period_end</code>).</p>"
         f"<h3>Dashboard 图表</h3><ul>{dashboard_items}</ul>"
         f"<h3>Ready queries 常用查询</h3><ul>{query_items}</ul>"
         f"<h3>Tables 数据表</h3><ul>{table_items}</ul>"
@@ -123,9 +213,11 @@ def datasette_metadata(report) -> str:
     resources = {r["name"]: r for r in package.get("resources", [])}
     licence = (package.get("licenses") or [{}])[0]
     tables = {name: _table_metadata(t, resources.get(name, package)) for name, t in report.tables.items()}
-    for name, description in VIEWS.items():
-        tables[name] = {"title": name.replace("_", " ").capitalize(), "description": description}
-    tables[DICTIONARY] = {"title": "Data dictionary 数据字典", "description": DICTIONARY_DESCRIPTION}
+    for name in VIEWS:
+        tables[name] = _view_metadata(name, report.tables)
+    tables[DICTIONARY] = {"title": "Data dictionary 数据字典", "description": DICTIONARY_DESCRIPTION,
+                          "description_html": to_html(DICTIONARY_DESCRIPTION), "facets": ["table_name"], "facet_size": 5}
+    tables[SEARCH_INDEX] = {"hidden": True}
     queries = _read_yaml("queries.yml")
     dashboards = _read_yaml("dashboards.yml")
     for dashboard in dashboards.values():
@@ -151,14 +243,15 @@ def datasette_metadata(report) -> str:
 DICTIONARY = "data_dictionary"
 DICTIONARY_DESCRIPTION = (
     "Every column of every table: its type, whether it is required, its constraints and its "
-    "meaning, with the unit where the column has one. Generated from schemas/*.json."
+    "meaning, with the unit where the column has one. Generated from schemas/*.json; "
+    "`period_start` and `period_end` are derived by the build from `periods`."
 )
 
 
 def dictionary_rows(tables: dict[str, Table]) -> list[dict]:
     rows = []
     for name, table in tables.items():
-        for position, f in enumerate(table.fields, 1):
+        for position, f in enumerate(table.output_fields, 1):
             constraints = {k: v for k, v in f.get("constraints", {}).items() if k != "required"}
             rows.append({
                 "table_name": name,
@@ -174,4 +267,3 @@ def dictionary_rows(tables: dict[str, Table]) -> list[dict]:
 
 def add_dictionary(db, tables: dict[str, Table]) -> None:
     db[DICTIONARY].insert_all(dictionary_rows(tables))  # a rowid table: pages list columns in schema order
-    db[DICTIONARY].enable_fts(["column_name", "description"], tokenize="trigram")
