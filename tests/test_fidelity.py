@@ -238,3 +238,12 @@ def test_the_readme_convention_queries_answer(root, db):
     assert len(queries) == 4
     for query in queries:
         assert db.execute(query).fetchall(), query
+
+
+def test_a_translation_that_changes_a_figure_is_rejected(broken_copy, capsys):
+    line = edit(broken_copy, "financials", {"metric": "revenue", "period": "FY2021", "source_id": "zxjw_fy2021"},
+                quote_en="Up 36.4% year on year to 48亿元 (RMB 4.8 billion)")
+    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    assert code == 1
+    problem = next(l for l in out.splitlines() if "quote_en_keeps_numbers" in l)
+    assert problem.startswith(f"tables/financials.csv:{line}: quote_en: quote_en_keeps_numbers: ") and "47亿" in problem, problem

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import ledger, metaschema, rules
+from . import ledger, metaschema, rules, translation
 from .read import CSVFormatError, read_raw, typed
 from .schema import (FACT_COLUMNS, SchemaFileError, Table, default_root, dump_json, line_of, package_descriptor,
                      read_package, read_tables)
@@ -355,6 +355,9 @@ def table_rules(table: Table) -> dict[str, tuple[str, object]]:
         if "metric" in cols:
             out.update(rules.METRIC_RULES)
     out.update(rules.TABLE_RULES.get(table.name, {}))
+    for column in ("quote", "relationship", "caption", "claim"):  # the curators' English keeps every figure
+        if {column, f"{column}_en"} <= cols:
+            out[f"{column}_en_keeps_numbers"] = (f"{column}_en", translation.keeps_numbers(column))
     return out
 
 
