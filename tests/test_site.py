@@ -1,28 +1,35 @@
-"""The Datasette site, in-process: pages, labels, search, canned queries, dashboard, read-only."""
+"""The Datasette site, in-process: pages, labels, time order, search, canned queries, exports, dashboard."""
 
 import asyncio
 import html
+import re
 import sqlite3
+from urllib.parse import parse_qsl
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from datasette.app import Datasette
+from datasette.utils import tilde_encode
 
+from sensetime_data.schema import DERIVED_FIELDS, OBSERVATION_COLUMNS
 from sensetime_data.serve import SETTINGS
 
-# Sample parameters for the canned queries, and a figure each must return (printed in the sources).
+# A figure each canned query must return when opened with its example (printed in the sources).
 QUERY_SAMPLES = {
-    "financial_results": ({}, "47亿元"),
-    "segment_shares": ({}, "智慧城市"),
-    "compute_over_time": ({}, "1.17 exaflops"),
-    "model_scores": ({"model": "internlm_123b", "evaluation": "internlm_123b_51_benchmarks"}, "72.9"),
-    "models_side_by_side": (
-        {"model_a": "internlm_123b", "model_b": "gpt_4", "evaluation": "internlm_123b_51_benchmarks"}, "83.0"),
-    "sources_agree": ({}, "3740 Petaflops"),
-    "ambiguous_facts": ({}, "(181.2%)"),
-    "facts_of_source": ({"source": "shzqb_aidc"}, "1.28"),
-    "search": ({"q": "汽车"}, "智能汽车"),
+    "financial_results": "47亿元",
+    "segment_shares": "智慧城市",
+    "compute_over_time": "1.17 exaflops",
+    "model_scores": "72.9",
+    "models_side_by_side": "83.0",
+    "sources_agree": "3740 Petaflops",
+    "ambiguous_facts": "(181.2%)",
+    "facts_of_source": "1.28",
+    "search": "算力",
 }
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]{2}")
+BOM = b"\xef\xbb\xbf"
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +43,31 @@ def datasette(built, metadata):
 
 
 @pytest.fixture(scope="module")
-def db_counts(built):
+def db(built):
     con = sqlite3.connect(f"file:{built / 'sensetime.db'}?mode=ro", uri=True)
-    names = [n for (n,) in con.execute("select name from sqlite_master where type in ('table', 'view')")]
-    counts = {n: con.execute(f'select count(*) from "{n}"').fetchone()[0] for n in names}
+    yield con
     con.close()
-    return counts
+
+
+@pytest.fixture(scope="module")
+def db_counts(db):
+    names = [n for (n,) in db.execute("select name from sqlite_master where type in ('table', 'view')")]
+    return {n: db.execute(f'select count(*) from "{n}"').fetchone()[0] for n in names}
+
+
+@pytest.fixture(scope="module")
+def facts(tables):
+    return [name for name, table in tables.items() if table.is_fact]
+
+
+@pytest.fixture(scope="module")
+def charts(metadata):
+    return metadata["plugins"]["datasette-dashboards"]["sensetime"]["charts"]
 
 
 def get(ds, path, **params):
+    path, _, query = path.partition("?")
+    params = {**dict(parse_qsl(query)), **params}
     return asyncio.run(ds.client.get(path, params=params or None))
 
 
@@ -53,6 +76,22 @@ def rows(ds, path, **params):
     assert response.status_code == 200, response.text[:500]
     return response.json()
 
+
+def page_rows(page: str) -> list[str]:
+    """The data rows of a table on an HTML page."""
+    body = page.split('<tbody>', 1)[1].split('</tbody>', 1)[0] if "<tbody>" in page else ""
+    return re.findall(r"<tr>.*?</tr>", body, re.S)
+
+
+def search(ds, table, term) -> list[dict]:
+    return rows(ds, f"/sensetime/{table}.json", _search=term)
+
+
+def row_keys(found, *columns):
+    return {tuple(r[c] for c in columns) for r in found}
+
+
+# --- pages -----------------------------------------------------------------------------------
 
 def test_home_page_says_what_and_where_from_in_english_and_chinese(datasette, tables):
     page = get(datasette, "/").text
@@ -63,7 +102,7 @@ def test_home_page_says_what_and_where_from_in_english_and_chinese(datasette, ta
         assert f'href="{link}"' in page, link
     for table in tables.values():
         assert f"/sensetime/{table.name}" in page
-        assert html.escape(table.description.split("`")[0].split("(")[0].strip()[:40]) in page
+        assert html.escape(table.description.split("`")[0].split("(")[0].strip()[:40], quote=False) in page
 
 
 def test_every_table_and_view_page_answers_with_all_rows(datasette, tables, db_counts):
@@ -72,9 +111,13 @@ def test_every_table_and_view_page_answers_with_all_rows(datasette, tables, db_c
         assert len(rows(datasette, f"/sensetime/{name}.json")) == db_counts[name], name
 
 
-def test_data_dictionary_lists_every_column_of_every_table(datasette, tables):
-    listed = {(r["table_name"], r["column_name"]) for r in rows(datasette, "/sensetime/data_dictionary.json")}
-    assert listed == {(n, f["name"]) for n, t in tables.items() for f in t.fields}
+def test_data_dictionary_lists_every_column_of_every_table_and_the_derived_dates(datasette, tables, facts):
+    listed = {(r["table_name"], r["column_name"]): r for r in rows(datasette, "/sensetime/data_dictionary.json")}
+    assert set(listed) == {(n, f["name"]) for n, t in tables.items() for f in t.output_fields}
+    for name in facts:
+        for derived in DERIVED_FIELDS:
+            assert listed[(name, derived["name"])]["description"] == derived["description"]
+            assert "derived by the build" in derived["description"]
 
 
 def test_foreign_keys_show_english_and_chinese_labels(datasette):
@@ -87,40 +130,186 @@ def test_foreign_keys_show_english_and_chinese_labels(datasette):
 
 
 def test_a_number_reaches_its_quote_and_source_in_two_clicks(datasette):
-    # click 1: from the fact table to the source row, linked by its foreign key
-    page = get(datasette, "/sensetime/financials", metric="revenue", period="FY2021").text
+    # click 1: from the table page to the fact's row page
+    page = get(datasette, "/sensetime/financials", metric="revenue", period="FY2021", source_id="zxjw_fy2021").text
     assert "按年同比增长36.4%至47亿元" in page  # the quote is on the row itself
-    assert 'href="/sensetime/sources/zxjw_fy2021"' in page
-    # the source's page links to its facts in every table
+    row_link = re.search(r'<a href="(/sensetime/financials/revenue,FY2021,zxjw_fy2021)">', page).group(1)
+    # click 2: from the row page, beside the quote, to the source
+    row_page = get(datasette, row_link).text
+    panel = row_page.split('<section class="fact-source">', 1)[1].split("</section>", 1)[0]
+    assert "按年同比增长36.4%至47亿元" in panel
+    assert re.search(r'<a class="source-link" href="/sensetime/sources/zxjw_fy2021">[^<]*商汤集团公布2021年全年业绩</a>',
+                     panel)
     source = get(datasette, "/sensetime/sources/zxjw_fy2021").text
     assert "商汤集团公布2021年全年业绩" in source
     assert 'href="/sensetime/financials?source_id=zxjw_fy2021"' in source
 
 
-@pytest.mark.parametrize("table, term, expected", [
-    ("segment_results", "智慧城市", "smart_city"),
-    ("automotive_kpis", "量产交付", "mass_production_deliveries"),
-    ("model_benchmarks", "MMLU", "mmlu"),
-    ("metrics", "Revenue", "revenue"),
-    ("automotive_partners", "比亚迪", "byd"),
-])
-def test_full_text_search_finds_chinese_and_english_terms(datasette, table, term, expected):
-    found = rows(datasette, f"/sensetime/{table}.json", _search=term)
-    assert found and all(expected in str(r.values()) for r in found), found[:3]
+def test_row_page_shows_the_words_of_every_fact_and_links_its_source(datasette, db, tables, facts):
+    sources = dict(db.execute("select source_id, title from sources"))
+    for name in facts + ["automotive_partners", "models", "evaluations"]:
+        table = tables[name]
+        key = ",".join(tilde_encode(str(v)) for v in db.execute(
+            f'select {", ".join(table.primary_key)} from "{name}" order by rowid limit 1').fetchone())
+        row = rows(datasette, f"/sensetime/{name}/{key}.json")[0]
+        panel = get(datasette, f"/sensetime/{name}/{key}").text.split('<section class="fact-source">', 1)[1]
+        panel = html.unescape(panel.split("</section>", 1)[0])
+        assert re.sub(r"\*\*", "", row["quote"]) in re.sub(r"<[^>]+>", "", panel), name
+        assert f'href="/sensetime/sources/{row["source_id"]}"' in panel and sources[row["source_id"]] in panel, name
+        for column in ("quote_en", "relationship_en", "caption_en", "claim_en"):
+            if row.get(column):
+                assert "English translation by the curators" in panel and row[column] in panel, (name, column)
 
 
-def test_two_character_terms_are_found_with_contains_and_the_search_query(datasette):
-    assert rows(datasette, "/sensetime/financials.json", quote__contains="毛利")
+def test_markdown_renders_and_notes_live_behind_the_description(datasette, tables, metadata):
+    for name in list(tables) + ["observations", "fact_agreement", "data_dictionary"]:
+        page = get(datasette, f"/sensetime/{name}", _size="max").text
+        top = page.split('<form class="filters"', 1)[0]
+        # the column notes are folded away (and in the data dictionary), not a list above the rows
+        assert '<details class="column-notes">' in top or "columns" not in metadata["databases"]["sensetime"]["tables"][name]
+        assert top.count('<dl class="column-descriptions">') == top.count('<details class="column-notes">'), name
+        visible = re.sub(r"<(script|style)\b.*?</\1>|<pre\b.*?</pre>|<textarea\b.*?</textarea>|<[^>]+>", " ", page, flags=re.S)
+        assert "`" not in visible, (name, visible[visible.index("`") - 60:visible.index("`") + 60])
+        cells = " ".join(re.findall(r"<td [^>]*>(.*?)</td>", page, re.S))
+        assert not re.search(r"\*\*[^*\s][^*]*\*\*", re.sub(r'title="[^"]*"', "", cells)), name
+
+
+def test_the_sources_are_listed_once(datasette, db):
+    page = get(datasette, "/sensetime/financials").text
+    cited = [s for (s,) in db.execute("select distinct source_id from financials")]
+    for source_id in cited:
+        assert page.count(f'class="source-link" href="/sensetime/sources/{source_id}"') == 1, source_id
+    assert "Data source:" not in page  # the footer no longer repeats the list
+
+
+def test_bold_markers_of_the_deck_show_as_bold_and_the_value_keeps_them(datasette):
+    key = dict(metric="smart_life_auto_revenue_growth", period="FY2022")
+    assert rows(datasette, "/sensetime/financials.json", **key)[0]["quote"] == "智慧生活 + 智能汽车收入同比增长**108%**"
+    page = get(datasette, "/sensetime/financials", **key).text
+    assert re.search(r'智慧生活 \+ 智能汽车收入同比增长<strong [^>]*>108%</strong>', page)
+
+
+# --- time order --------------------------------------------------------------------------------
+
+def test_fact_tables_and_views_carry_their_period_dates(db, built, facts):
+    periods = {p: (s, e) for p, s, e in db.execute('select period, start, "end" from periods')}
+    for name in facts + ["observations", "fact_agreement"]:
+        dated = db.execute(f"select period, period_start, period_end from {name}").fetchall()
+        assert dated and all(periods[p] == (s, e) for p, s, e in dated), name
+    for name in facts:
+        schema = pq.read_schema(built / "parquet" / f"{name}.parquet")
+        assert str(schema.field("period_end").type) == "date32[day]", name
+        assert schema.names.index("period_end") == schema.names.index("period") + 2
+    columns = [r[1] for r in db.execute("pragma table_info(observations)")]
+    assert columns == list(OBSERVATION_COLUMNS)
+
+
+def test_fact_pages_open_in_time_order_and_sort_by_time(datasette, facts):
+    for name in facts + ["observations"]:
+        ends = [r["period_end"] for r in rows(datasette, f"/sensetime/{name}.json")]
+        assert ends == sorted(ends), name
+        ends = [r["period_end"] for r in rows(datasette, f"/sensetime/{name}.json", _sort_desc="period_end")]
+        assert ends == sorted(ends, reverse=True), name
+    # by the period code the order was text: 1H2022, 1H2023, 2021-12-31, ..., FY2019
+    codes = [r["period"] for r in rows(datasette, "/sensetime/financials.json", metric="revenue_growth")]
+    assert codes.index("FY2021") < codes.index("1H2022") < codes.index("FY2022") < codes.index("1H2023")
+
+
+def test_python_observations_are_in_time_order(good_copy, monkeypatch):
+    import sensetime_data as sd
+
+    monkeypatch.setenv("SENSETIME_DATA_ROOT", str(good_copy))
+    frame = sd.observations(topic="financials", metric="revenue")
+    assert list(frame["period"].drop_duplicates()) == ["FY2021", "FY2022", "1H2023"]
+    assert frame["period_end"].is_monotonic_increasing
+
+
+# --- search ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("term", ["revenue", "营业收入", "收入"])
+def test_search_finds_facts_by_the_labels_of_their_metric(datasette, db, term):
+    found = row_keys(search(datasette, "financials", term), "metric", "period", "source_id")
+    revenue = set(db.execute("select metric, period, source_id from financials where metric = 'revenue'"))
+    assert len(revenue) >= 4 and revenue <= found  # before: 19 rows for `revenue`, none of them revenue
+
+
+def test_search_finds_every_score_of_a_benchmark(datasette, db):
+    found = row_keys(search(datasette, "model_benchmarks", "MMLU"), "evaluation_id", "model_id", "benchmark_id")
+    mmlu = set(db.execute("select evaluation_id, model_id, benchmark_id from model_benchmarks where benchmark_id = 'mmlu'"))
+    assert len(mmlu) >= 15 and mmlu <= found  # before: 9 of 15
+
+
+@pytest.mark.parametrize("table, term", [("automotive_kpis", "量产"), ("financials", "收入"), ("compute_capacity", "算力"),
+                                         ("segment_results", "城市")])
+def test_two_character_chinese_terms_find_their_rows(datasette, db, tables, table, term):
+    key = tables[table].primary_key
+    found = row_keys(search(datasette, table, term), *key)
+    holding = set(db.execute(
+        f"select {', '.join('t.' + k for k in key)} from {table} t join metrics m using (metric) "
+        "where instr(t.quote, :term) or instr(m.label_zh, :term)", {"term": term}))
+    assert holding and holding <= found  # before: "0 records"
+
+
+def test_observations_can_be_searched(datasette, db):
+    found = search(datasette, "observations", "量产")
+    assert found and {r["fact_table"] for r in found} >= {"automotive_kpis"}
+    holding = db.execute("select count(*) from observations where instr(quote, '量产')").fetchone()[0]
+    assert len(found) >= holding
+    both = search(datasette, "observations", "revenue 1H2023")
+    assert both and all(r["period"] == "1H2023" or "1h2023" in r["source_id"] for r in both)
+
+
+def test_search_terms_are_literal(datasette, db):
+    total = db.execute("select count(*) from financials").fetchone()[0]
+    with_percent = search(datasette, "financials", "%")
+    assert 0 < len(with_percent) < total
+    assert all("%" in f"{r['as_reported']}{r['quote']}{r['note']}" for r in with_percent)
+    for term in ['"', "a OR b", "NEAR(x y)", "revenue*", "(", "'"]:
+        assert get(datasette, "/sensetime/financials.json", _search=term).status_code == 200, term
+    assert len(rows(datasette, "/sensetime/search.json", q="%")) < db.execute(
+        "select count(*) from observations").fetchone()[0]  # before: every row
+    # as a LIKE pattern `%至` would find every row holding 至; as a literal only those holding `%至`
+    found = [r for r in rows(datasette, "/sensetime/search.json", q="%至") if r["kind"] == "fact"]
+    assert found and all("%至" in r["quote"] for r in found)
+    assert len(found) < db.execute("select count(*) from observations where instr(quote, '至')").fetchone()[0]
+
+
+def test_a_search_that_finds_nothing_says_so_and_what_to_try(datasette):
+    assert search(datasette, "financials", "没有这个词") == []
+    page = get(datasette, "/sensetime/financials", _search="没有这个词").text
+    assert "No row of Company financials holds “没有这个词”" in page
+    assert 'href="/sensetime/search?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA%E8%AF%8D"' in page
+    assert "0 records" not in page
+
+
+def test_the_search_query_finds_terms_of_any_length(datasette):
     kinds = {r["kind"] for r in rows(datasette, "/sensetime/search.json", q="比亚")}
-    assert kinds == {"partner"}
+    assert kinds >= {"partner"}
+    assert {r["in_table"] for r in rows(datasette, "/sensetime/search.json", q="量产")} >= {"automotive_kpis"}
 
+
+# --- canned queries ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", list(QUERY_SAMPLES))
-def test_every_canned_query_answers_with_its_sample(datasette, metadata, name):
-    params, expected = QUERY_SAMPLES[name]
-    assert set(metadata["databases"]["sensetime"]["queries"]) == set(QUERY_SAMPLES)
-    found = rows(datasette, f"/sensetime/{name}.json", **params)
-    assert found and any(expected in str(list(r.values())) for r in found), found[:3]
+def test_every_canned_query_opens_with_its_example_and_shows_rows(datasette, metadata, name):
+    queries = metadata["databases"]["sensetime"]["queries"]
+    assert set(queries) == set(QUERY_SAMPLES)
+    opened = get(datasette, f"/sensetime/{name}")
+    if opened.status_code == 302:  # a query with parameters goes to its example
+        example = queries[name]["example_params"]
+        assert all(f"{key}=" in opened.headers["location"] for key in example)
+        opened = get(datasette, opened.headers["location"])
+    assert opened.status_code == 200 and page_rows(opened.text), name
+    found = rows(datasette, f"/sensetime/{name}.json", **queries[name].get("example_params", {}))
+    assert any(QUERY_SAMPLES[name] in str(list(r.values())) for r in found), found[:3]
+
+
+def test_models_side_by_side_names_its_example_models(datasette):
+    location = get(datasette, "/sensetime/models_side_by_side").headers["location"]
+    page = get(datasette, location).text
+    assert "InternLM-123B" in page.split("<table", 1)[0] and "GPT-4" in page.split("<table", 1)[0]
+    found = rows(datasette, location.replace("models_side_by_side?", "models_side_by_side.json?"))
+    assert len(found) == 20 and {(r["model_a"], r["model_b"]) for r in found} == {("InternLM-123B", "GPT-4")}
 
 
 def test_model_scores_lists_the_twenty_benchmarks_of_the_table(datasette):
@@ -129,16 +318,109 @@ def test_model_scores_lists_the_twenty_benchmarks_of_the_table(datasette):
     assert {r["benchmark"]: r["as_reported"] for r in found}["GSM8K"] == "76.4"
 
 
-def test_dashboard_page_and_every_chart_query(datasette, metadata):
-    dashboard = metadata["plugins"]["datasette-dashboards"]["sensetime"]
+# --- exports -------------------------------------------------------------------------------------
+
+def test_csv_for_spreadsheets_has_a_byte_order_mark_on_request(datasette, root, good_copy):
+    plain = get(datasette, "/sensetime/financials.csv", _size="max").content
+    marked = get(datasette, "/sensetime/financials.csv", _size="max", _bom="1").content
+    assert not plain.startswith(BOM) and marked == BOM + plain
+    text = marked.decode("utf-8-sig")
+    assert "按年同比增长36.4%至47亿元" in text and ",'=," in text  # with the formula guard's apostrophes
+    query = get(datasette, "/sensetime/segment_shares.csv", _bom="1").content
+    assert query.startswith(BOM) and "智慧城市" in query.decode("utf-8-sig")
+    page = get(datasette, "/sensetime/financials").text
+    assert re.search(r'<a class="csv-bom" href="/sensetime/financials\.csv\?[^"]*_bom=1', page)
+    for csv_file in (root / "tables").glob("*.csv"):  # the package's own CSVs: bytes as they are
+        assert (good_copy / "tables" / csv_file.name).read_bytes() == csv_file.read_bytes()
+        assert not csv_file.read_bytes().startswith(BOM)
+
+
+def test_exports_keep_chinese_intact(datasette):
+    csv_text = get(datasette, "/sensetime/segments.csv").content.decode("utf-8")
+    assert "智慧城市" in csv_text
+    assert {r["name_zh"] for r in rows(datasette, "/sensetime/segments.json")} == {"智慧商业", "智慧城市", "智慧生活", "智能汽车"}
+
+
+# --- dashboard -----------------------------------------------------------------------------------
+
+def encodings(display: dict) -> dict:
+    """Every encoding channel of a Vega-Lite spec, its layers' included."""
+    out = dict(display.get("encoding", {}))
+    for layer in display.get("layer", []):
+        out.update(layer.get("encoding", {}))
+    return out
+
+
+def test_dashboard_page_and_every_chart_query(datasette, charts):
     page = get(datasette, "/-/dashboards/sensetime")
     assert page.status_code == 200
-    assert len(dashboard["charts"]) >= 5
-    for slug, chart in dashboard["charts"].items():
-        assert chart["title"] in html.unescape(page.text) or slug in page.text
-        assert any("\u4e00" <= ch <= "\u9fff" for ch in chart["title"]), f"{slug}: title needs Chinese"
+    assert {"revenue-loss", "gross-margin", "segment-shares", "segment-revenue", "compute-pflops", "compute-gpus",
+            "internlm-vs-gpt", "internlm-123b", "carmakers"} <= set(charts)
+    for slug, chart in charts.items():
+        assert chart["title"] in html.unescape(page.text), slug
+        assert CJK.search(chart["title"]) and LATIN.search(chart["title"]), f"{slug}: title needs both languages"
         assert rows(datasette, "/sensetime.json", sql=chart["query"]), slug
 
+
+def test_every_mark_links_to_the_rows_behind_it(datasette, charts):
+    for slug, chart in charts.items():
+        data = rows(datasette, "/sensetime.json", sql=chart["query"])
+        if chart["library"] == "table":
+            links = [re.search(r'href="([^"]+)"', str(r)).group(1) for r in data]
+        else:
+            assert encodings(chart["display"])["href"] == {"field": "href", "type": "nominal"}, slug
+            links = [r["href"] for r in data]
+        for link, datum in zip(links, data):
+            path, _, query = link.partition("?")
+            behind = rows(datasette, f"{path}.json?{query}")
+            assert behind, f"{slug}: {link} shows no rows"
+            plotted = {v for k, v in datum.items() if isinstance(v, float)}
+            assert not plotted or plotted & {r.get("value") for r in behind}, f"{slug}: {link} lacks {plotted}"
+
+
+def test_axes_and_legends_read_in_both_languages(datasette, charts):
+    for slug, chart in charts.items():
+        if chart["library"] != "vega-lite":
+            continue
+        data = rows(datasette, "/sensetime.json", sql=chart["query"])
+        for channel, encoding in encodings(chart["display"]).items():
+            if channel in ("x", "y", "color") and "title" in encoding:
+                title = encoding["title"]
+                assert CJK.search(title) and LATIN.search(title), f"{slug}.{channel}: {title}"
+            if channel in ("color", "xOffset") and encoding.get("type", "nominal") == "nominal" and "field" in encoding:
+                for value in {r[encoding["field"]] for r in data}:  # legend labels: names, never ids
+                    assert LATIN.search(value) and "_" not in value, f"{slug}.{channel}: {value}"
+                    assert CJK.search(value) or slug.startswith("internlm"), f"{slug}.{channel}: {value}"
+            if encoding.get("type") == "temporal":
+                assert "%Y" in encoding["axis"]["format"], f"{slug}.{channel}: a time axis without years"
+
+
+def test_periods_of_different_kinds_say_so_and_shares_are_on_a_0_100_axis(datasette, charts):
+    for slug, chart in charts.items():
+        encoding = encodings(chart.get("display", {}))
+        if "%" in chart["title"]:
+            assert encoding["y"]["scale"]["domain"] == [0, 100], slug
+        x = encoding.get("x", {})
+        if x.get("field") == "period":
+            labels = {r["period"] for r in rows(datasette, "/sensetime.json", sql=chart["query"])}
+            assert all(re.search(r"\((full|half) year", label) for label in labels), f"{slug}: {labels}"
+
+
+def test_revenue_chart_shows_what_is_printed_and_explains_a_missing_bar(datasette, db, charts):
+    chart = charts["revenue-loss"]
+    data = rows(datasette, "/sensetime.json", sql=chart["query"])
+    printed = {(p, m) for p, m in db.execute(
+        "select distinct period, metric from financials where metric in ('revenue', 'adjusted_net_loss') and ambiguous = 0")}
+    assert {(r["period"].split()[0], r["href"].split("metric=")[1].split("&")[0]) for r in data} == printed
+    periods = {p for p, _ in printed}
+    subtitle = " ".join(chart["display"]["title"]["subtitle"])
+    for period in periods:
+        if {(period, "revenue"), (period, "adjusted_net_loss")} - printed:
+            assert period in subtitle, f"the subtitle should say why {period} has one bar"
+    assert "1H2023" in subtitle and "half year" in subtitle
+
+
+# --- read-only -------------------------------------------------------------------------------------
 
 def test_no_units_metadata_and_every_lookup_has_a_label(metadata, tables):
     described = metadata["databases"]["sensetime"]["tables"]
@@ -146,12 +428,6 @@ def test_no_units_metadata_and_every_lookup_has_a_label(metadata, tables):
     for name, table in tables.items():
         if not table.is_fact and name != "exclusions":
             assert described[name].get("label_column"), name
-
-
-def test_exports_keep_chinese_intact(datasette):
-    csv_text = get(datasette, "/sensetime/segments.csv").content.decode("utf-8")
-    assert "智慧城市" in csv_text
-    assert {r["name_zh"] for r in rows(datasette, "/sensetime/segments.json")} == {"智慧商业", "智慧城市", "智慧生活", "智能汽车"}
 
 
 def test_database_is_immutable_and_writes_are_refused(datasette):

@@ -7,8 +7,9 @@
 - The templates beside this module: column notes behind a short description, the sources
   once, a search that finds nothing says what to try, a fact's row page shows its quote, the
   English translation and a link to its source.
-- Cells keep their values: the HTML shows the data dictionary's Markdown as such, and the
-  deck texts' bold markers around a figure (``**108%**`` in a quote) as bold, the rest as text.
+- Cells keep their values: the HTML shows the Markdown of the curators' texts (descriptions,
+  notes: `code`, **bold**) as such, and of the sources' words only the deck texts' bold
+  markers around a figure (``**108%**`` in a quote) as bold, the rest as text.
 - ``_bom=1`` on a CSV export starts it with a UTF-8 byte-order mark, so a spreadsheet reads the
   Chinese as UTF-8; the table pages link such a "CSV for Excel".
 - A canned query opened without its parameters is sent to its example (``example_params`` in
@@ -24,12 +25,15 @@ from datasette import hookimpl
 from datasette.filters import FilterArguments
 from markupsafe import Markup, escape
 
-from ..site import DB_NAME, DICTIONARY, SEARCH_INDEX, VIEW_KEY, to_html
+from ..site import DB_NAME, SEARCH_INDEX, VIEW_KEY, to_html
 
 BOM = "\ufeff".encode()
 MIN_TRIGRAM = 3  # FTS5's trigram tokenizer matches nothing shorter
 MOST_WORDS = 10
-BOLD = re.compile(r"\*\*([^*\s][^*]*)\*\*")  # the deck texts' bold markers, in quotes and the notes quoting them
+BOLD = re.compile(r"\*\*([^*\s<>][^*<>]*)\*\*")  # the deck texts' bold markers, in quotes and the notes quoting them
+CODE = re.compile(r"`[^`]+`")  # Markdown code in the curators' texts: descriptions, notes, how to find a source
+# The sources' own words: only their bold markers are read, the rest is text.
+VERBATIM = {"quote", "excerpt", "as_reported", "printed_form", "relationship", "caption", "claim", "title"}
 TRANSLATED = ("quote", "relationship", "caption", "claim")  # columns that have an `_en` translation
 
 
@@ -80,13 +84,13 @@ def verbatim_html(text: str) -> Markup:
 
 
 @hookimpl
-def render_cell(value, column, table, database):
+def render_cell(value, column, database):
     if database != DB_NAME or not isinstance(value, str):
         return None
-    if table == DICTIONARY and column == "description":
+    if column in VERBATIM:
+        return verbatim_html(value) if BOLD.search(value) else None
+    if CODE.search(value) or BOLD.search(value):
         return Markup(to_html(value))
-    if BOLD.search(value):
-        return verbatim_html(value)
     return None
 
 
@@ -95,6 +99,8 @@ def prepare_jinja2_environment(env):
     env.filters["markdown"] = lambda text: Markup(to_html(str(text or "")))
     env.filters["verbatim"] = lambda text: verbatim_html(str(text or ""))
     env.filters["with_param"] = with_param
+    # a row link shows an excerpt key as text Datasette escaped (its href is tilde-encoded: no `*`)
+    env.filters["bold_markers"] = lambda link: Markup(BOLD.sub(r"<strong>\1</strong>", str(link)))
 
 
 def with_param(url: str, key: str, value: str) -> str:
@@ -112,7 +118,8 @@ def extra_template_vars(view_name, database, table, datasette):
     async def sources():
         db = datasette.get_database(DB_NAME)
         columns = set(await db.table_columns("sources"))
-        wanted = [c for c in ("source_id", "title", "title_en", "publisher", "published", "url") if c in columns]
+        wanted = [c for c in ("source_id", "title", "title_en", "publisher", "published", "url", "how_to_find")
+                  if c in columns]
         rows = await db.execute(f"select {', '.join(wanted)} from sources")
         return {"sources_by_id": {r["source_id"]: dict(r) for r in rows}, "translated": TRANSLATED}
 
