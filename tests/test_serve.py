@@ -1,14 +1,24 @@
-"""`sensetime-data serve` as a user starts it: a real served on a loopback port, read-only and
-safe under a runaway query and spreadsheet exports."""
+"""`sensetime-data serve` as a user starts it: a real server on a loopback port, read-only and
+safe under a runaway query, hostile queries at once, bad requests and spreadsheet exports."""
 
 import csv
 import io
 import json
+import os
+import signal
+import subprocess
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+import pytest
+import yaml
+
+from helpers import installed, wait_for
+from sensetime_data.plugin import MOST_SQL_AT_ONCE, RETRY_AFTER_S
+from sensetime_data.serve import free_port
 
 
 RUNAWAY = "with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r"
@@ -62,10 +72,108 @@ def test_csv_exports_cannot_run_as_formulas(served):
     status, body = fetch(f"{base}/sensetime/financials.csv?_size=max")
     assert status == 200
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
-    assert rows and {r["comparator"] for r in rows} <= {"'=", "'≈", "≈", ">", "<", "missing"}
+    assert rows and {r["comparator"] for r in rows} <= {"'=", "'≈", "≈", ">", "<", "range", "missing"}
     for row in rows:
         for column, cell in row.items():
             if cell[:1] in ("=", "+", "-", "@"):
                 float(cell)  # only plain numbers (-19, -14.3) keep a leading sign
     assert any(r["as_reported"] == "'+1.3%" for r in rows) and any(r["value"] == "-19.0" for r in rows)
     assert "营业收入" in body.decode("utf-8")
+
+
+# --- under attack: the guard of src/sensetime_data/plugin.py on the real server ------------
+
+@pytest.fixture(scope="module")
+def logged(good_copy, tmp_path_factory):
+    """(base URL, log file) of a `sensetime-data serve` of its own, to read what it logs."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("guard") / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(installed("sensetime-data")), "--root", str(good_copy), "serve", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/-/versions.json", proc)
+        yield base, log
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def sql_url(base: str, query: str) -> str:
+    return f"{base}/sensetime.json?" + urllib.parse.urlencode({"sql": query})
+
+
+def test_hostile_queries_beyond_a_few_are_refused_and_pages_answer_first(logged, built):
+    base, _ = logged
+    done, lock = [], threading.Lock()
+
+    def request(kind, url):
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r:
+                answer = (r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            answer = (e.code, e.headers, e.read())
+        with lock:
+            done.append((kind, *answer))
+
+    dashboards = yaml.safe_load((built / "metadata.yml").read_text("utf-8"))["plugins"]["datasette-dashboards"]
+    chart_sql = next(iter(dashboards["sensetime"]["charts"].values()))["query"]
+    pages = ["/", "/sensetime", "/sensetime/segments.json?_size=5", "/sensetime/financial_results.json",
+             "/-/dashboards/sensetime", sql_url("", chart_sql) + "&_shape=objects"]  # the last: a chart's data
+    for page in pages:  # first visits, as a visitor's would have been before the attack
+        fetch(base + page)
+    hostile = [threading.Thread(target=request, args=("hostile", sql_url(base, RUNAWAY)))
+               for _ in range(MOST_SQL_AT_ONCE + 8)]
+    for thread in hostile:
+        thread.start()
+    time.sleep(0.5)  # the hostile queries are in flight
+    for page in pages:
+        request("page", base + page)
+    for thread in hostile:
+        thread.join(timeout=60)
+
+    assert [status for kind, status, _, _ in done if kind == "page"] == [200] * len(pages)
+    run = [i for i, (kind, status, _, _) in enumerate(done) if kind == "hostile" and status != 503]
+    refused = [d for d in done if d[0] == "hostile" and d[1] == 503]
+    assert 1 <= len(run) <= MOST_SQL_AT_ONCE and len(run) + len(refused) == len(hostile)
+    assert all(h.get("Retry-After") == str(RETRY_AFTER_S) and b"Too many SQL queries" in body for _, _, h, body in refused)
+    assert all(done[i][1] == 400 and b"too long" in done[i][3] for i in run)  # stopped by the time limit
+    last_page = max(i for i, d in enumerate(done) if d[0] == "page")
+    assert min(run) > last_page, "pages waited for the hostile queries"
+
+
+def test_each_rejected_request_is_one_line_in_the_log_and_gets_its_status(logged):
+    base, log = logged
+    before = log.read_text("utf-8").splitlines()
+    cases = [
+        (sql_url(base, "select randomblob(900000000)"), "GET", 400),
+        (sql_url(base, "with recursive r(i) as (select 1 union all select i + 1 from r limit 2000) "
+                       "select zeroblob(99999) from r"), "GET", 400),
+        (sql_url(base, "select printf('%.*c', 1000000000, 'x') as s"), "GET", 200),  # NULL, at once
+        (sql_url(base, RUNAWAY), "GET", 400),
+        (f"{base}/sensetime/financials?_sort=nope", "GET", 400),
+        (f"{base}//etc/passwd", "GET", 404),
+        (f"{base}/sensetime/financials/999999", "GET", 400),
+        (f"{base}/sensetime/segment_shares", "POST", 405),
+    ]
+    for url, method, status in cases:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b"" if method == "POST" else None),
+                                        timeout=60) as r:
+                assert r.status == status, url
+        except urllib.error.HTTPError as e:
+            assert e.code == status, url
+    wait_for_line(log, '"POST /sensetime/segment_shares HTTP/1.1" 405')
+    added = log.read_text("utf-8").splitlines()[len(before):]
+    assert not [line for line in added if "Traceback" in line or "╭" in line]
+    assert len(added) <= 3 * len(cases), "\n".join(added)  # an access line, a reason, Datasette's SQL error
+    assert all(len(line) < 1000 for line in added)  # a traceback with locals was ~70 KB
+
+
+def wait_for_line(log, text: str) -> None:
+    for _ in range(50):
+        if text in log.read_text("utf-8"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never logged")
