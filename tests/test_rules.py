@@ -1,8 +1,11 @@
-"""Reading printed figures: examples taken from the sources, values worked out by hand."""
+"""Reading printed figures, the visible text of a source and period codes: examples taken from the
+sources, values worked out by hand."""
 
+import pandas as pd
 import pytest
 
-from sensetime_data.rules import expected_value, interval, parse_printed
+from sensetime_data.rules import expected_value, interval, parse_printed, period_dates
+from sensetime_data.sources import fold, markup
 
 
 @pytest.mark.parametrize(
@@ -72,3 +75,62 @@ def test_a_bound_reaches_one_unit_of_its_last_significant_digit():
     assert interval(34000, ">", 0.5) == (34000, 35000)
     assert interval(67000, ">", 500) == (67000, 68000)
     assert interval(15, "<", 0.5) == (14, 15)
+
+
+# --- the visible text quotes are compared as (../shared/DESIGN.md, Provenance) ---
+
+
+@pytest.mark.parametrize(
+    "raw, visible",
+    [
+        ("<p>一年。</p><p>如果说</p>", "一年。 如果说"),  # block tags are a boundary
+        ("让AI<strong>无所不及</strong>", "让AI无所不及"),  # inline tags vanish
+        ("第一<br>第二<br/>第三", "第一 第二 第三"),
+        ("<td>38</td><td>47</td>", "38 47"),
+        ("38&nbsp;亿元 R&amp;D &lt;p&gt;", "38 亿元 R&D <p>"),  # entities decoded, then whitespace folded
+        ("<!-- EM_StockImg_Start -->收入<a href='x'>47亿元</a>", "收入47亿元"),  # comments and links
+        ("<script>var x = 38;</script>收入", "收入"),  # never shown
+        ("收入   47亿元\n\n(同比 -19%)", "收入 47亿元 (同比 -19%)"),
+        ("<1% of <b>revenue</b>", "<1% of revenue"),  # a lone < is text
+    ],
+)
+def test_fold_gives_the_visible_text(raw, visible):
+    assert fold(raw) == visible
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("<img src=x onerror=alert(1)>38 亿元", "<img src=x onerror=alert(1)>"),
+        ("38&nbsp;亿元", "&nbsp;"),
+        ("38&#20159;元", "&#20159;"),
+        ("38 亿元 <!-- x -->", "<!-- x -->"),
+        ("R&D 30.6亿元", None),
+        ("<1%", None),
+        ("增长  36.4%", None),  # whitespace alone is not markup
+    ],
+)
+def test_markup_finds_tags_and_entities_in_a_quote(text, found):
+    assert markup(text) == found
+
+
+@pytest.mark.parametrize(
+    "code, kind, start, end",
+    [
+        ("FY2019", "fiscal_year", "2019-01-01", "2019-12-31"),
+        ("1H2023", "half_year", "2023-01-01", "2023-06-30"),
+        ("2H2022", "half_year", "2022-07-01", "2022-12-31"),
+        ("2Q2023", "quarter", "2023-04-01", "2023-06-30"),
+        ("2024-02", "month", "2024-02-01", "2024-02-29"),
+        ("2023-03-28", "date", "2023-03-28", "2023-03-28"),
+        ("FY2020/FY2025", "span", "2020-01-01", "2025-12-31"),
+        ("2023-03-28/2023-08-28", "span", "2023-03-28", "2023-08-28"),
+    ],
+)
+def test_a_period_code_gives_its_kind_and_dates(code, kind, start, end):
+    assert period_dates(code) == (kind, pd.Timestamp(start), pd.Timestamp(end))
+
+
+@pytest.mark.parametrize("code", ["2022-02-30", "2023-13", "2023-00-10", "FY2025/FY2020", "FY22", "3H2023"])
+def test_a_code_for_no_real_period_gives_none(code):
+    assert period_dates(code) is None

@@ -2,6 +2,7 @@
 
 import subprocess
 
+from conftest import copy_inputs
 from helpers import REVENUE_FY2022, edit, installed, run
 
 def test_real_tables_are_valid_and_quotes_were_checked(root, seeds, capsys):
@@ -49,7 +50,38 @@ def test_change_of_a_stock_is_checked_against_year_end_levels(broken_copy, capsy
 
 
 def test_validate_without_source_texts_skips_quotes_and_says_so(root, monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("SENSETIME_DATA_SEEDS", str(tmp_path / "nowhere"))
-    code, out = run(capsys, "--root", str(root), "validate")
+    # nothing named, and no ../shared/seeds beside the package: the only case where quotes are not checked
+    copy = tmp_path / "clone" / "pkg"
+    copy_inputs(root, copy)
+    monkeypatch.delenv("SENSETIME_DATA_SEEDS", raising=False)
+    code, out = run(capsys, "--root", str(copy), "validate")
     assert code == 0, out
     assert "quote check skipped" in out
+    assert "coverage" not in out
+
+
+def test_a_named_seeds_directory_is_never_skipped(root, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("SENSETIME_DATA_SEEDS", str(tmp_path / "typo"))
+    code, out = run(capsys, "--root", str(root), "validate")
+    assert code == 1
+    assert "quote check skipped" not in out
+    assert any(l.startswith("tables/sources.csv:1: file: source_text: ") and "typo" in l for l in out.splitlines()), out
+
+
+def test_a_target_dated_after_its_source_passes_when_its_note_says_so(broken_copy, capsys):
+    # FY2023 ends after the FY2022 deck was published (2023-03): rejected, unless the note marks a target
+    line = edit(broken_copy, "financials", REVENUE_FY2022, period="FY2023")
+    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    assert f"tables/financials.csv:{line}: period: dated_after_source: " in out
+    edit(broken_copy, "financials", {**REVENUE_FY2022, "period": "FY2023"}, note="A target for FY2023, not a result.")
+    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    assert "dated_after_source" not in out, out
+
+
+def test_a_quote_across_inline_tags_is_found_and_one_across_paragraphs_needs_the_break(broken_copy, seeds, capsys):
+    # gelonghui_fy2021 prints <strong>如何走出象牙塔：让AI无所不及</strong></p><p>人工智能技术...: the inline tag
+    # vanishes, the paragraph end is a space in the visible text
+    edit(broken_copy, "financials", {"metric": "cv_market_share_rank", "source_id": "gelonghui_fy2021"},
+         quote="连续三年蝉联中国计算机视觉应用市场份额第一(根据IDC及沙利文报告)。 如何走出象牙塔：让AI无所不及 人工智能技术")
+    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    assert "quote_in_source" not in out and "quote_is_unique" not in out, out

@@ -212,8 +212,9 @@ def _observations_sql(tables: dict[str, Table], m: dict, root: Path) -> list[Sch
     out = []
     try:
         for name, table in tables.items():
-            if NAME.match(name) and all(FIELD_NAME.match(c) for c in table.columns):
-                con.execute(f'create table "{name}" ({", ".join(chr(34) + c + chr(34) for c in table.columns)})')
+            columns = list(dict.fromkeys(table.columns))
+            if NAME.match(name) and all(FIELD_NAME.match(c) for c in columns):
+                con.execute(f'create table "{name}" ({", ".join(chr(34) + c + chr(34) for c in columns)})')
         for name, table in tables.items():
             obs = table.descriptor.get("observations")
             if name not in m["fact_tables"] or not isinstance(obs, dict):

@@ -14,6 +14,10 @@ import pandas as pd
 
 from .schema import Table
 
+# The csv module's default limit; frictionless raises the process-wide one, so the reader checks
+# it itself and a table reads the same in every process.
+FIELD_LIMIT = 131072
+TOO_LONG = f"a cell is longer than {FIELD_LIMIT} characters, the CSV field limit"
 TRUE = {"1", "true", "True", "TRUE"}
 FALSE = {"0", "false", "False", "FALSE"}
 
@@ -29,8 +33,8 @@ class CSVFormatError(ValueError):
 def read_raw(table: Table) -> tuple[pd.DataFrame, list[int]]:
     """The CSV as strings ("" for empty cells), and the file line each row starts on.
 
-    Raises :class:`CSVFormatError` for a header naming a column twice or a cell the CSV
-    reader refuses (longer than its field limit, a stray quote at the end of the file).
+    Raises :class:`CSVFormatError` for a header naming a column twice or with spaces around a
+    name, or a cell the CSV reader refuses (longer than its field limit).
     """
     text = table.csv.read_text("utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -42,16 +46,19 @@ def read_raw(table: Table) -> tuple[pd.DataFrame, list[int]]:
         for name in header:
             if name in seen:
                 raise CSVFormatError(1, name, "duplicate-label", f"the header names column {name!r} twice")
+            if name != name.strip():
+                raise CSVFormatError(1, name.strip() or "-", "incorrect-label",
+                                     f"the header cell {name!r} has spaces around it")
             seen.add(name)
         line = reader.line_num + 1
         for row in reader:  # ragged rows are reported by frictionless; keep the frame rectangular
+            if any(len(cell) > FIELD_LIMIT for cell in row):
+                raise CSVFormatError(line, "-", "csv", TOO_LONG)
             rows.append((row + [""] * len(header))[: len(header)])
             lines.append(line)
             line = reader.line_num + 1
-    except csv.Error as e:
-        limit = csv.field_size_limit()
-        message = f"a cell is longer than {limit} characters, the CSV reader's limit" if "field limit" in str(e) else str(e)
-        raise CSVFormatError(line, "-", "csv", message) from None
+    except csv.Error as e:  # under the default limit the reader refuses a long cell itself
+        raise CSVFormatError(line, "-", "csv", TOO_LONG if "field limit" in str(e) else str(e)) from None
     frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(columns=header, dtype=str)
     return frame, lines
 

@@ -106,7 +106,9 @@ def read_texts(sources: list[dict], seeds: Path) -> tuple[dict[str, str], list[s
     texts, problems = {}, []
     for s in sources:
         path = seeds / s["file"]
-        if not path.is_file():
+        if Path(s["file"]).name != s["file"] or s["file"] in (".", ".."):
+            problems.append(f"{s['source_id']}: file {s['file']!r} must be a file name in the seeds directory")
+        elif not path.is_file():
             problems.append(f"{s['source_id']}: {path} not found")
         elif sha256(path) != s["sha256"]:
             problems.append(f"{s['source_id']}: {path} does not match its sha256 {s['sha256'][:12]}…")

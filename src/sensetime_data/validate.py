@@ -96,7 +96,7 @@ def validate(root: Path | None = None) -> Report:
             report.frames[name] = raw
     if report.problems:
         return report
-    report.problems += _structure(root, report.descriptor, lines)
+    report.problems += _structure(root, report.descriptor, report.tables, lines)
     for name, table in report.tables.items():
         report.problems += _cells(root, table, report.frames[name], lines[name])
         report.problems += _case_duplicates(root, table, report.frames[name], lines[name])
@@ -204,18 +204,22 @@ def _rel(path: Path, root: Path) -> str:
 # --- 1. structure: frictionless ----------------------------------------------------------
 
 
-def _structure(root: Path, descriptor: dict, lines: dict[str, list[int]]) -> list[Problem]:
+def _structure(root: Path, descriptor: dict, tables: dict[str, Table], lines: dict[str, list[int]]) -> list[Problem]:
     import frictionless
 
     problems = []
+    # Foreign keys are left to pandera, which names the offending column and value: frictionless
+    # gets each schema without them, so it does not build the lookups it would only skip.
+    inline = {**descriptor, "resources": [
+        {**r, "schema": {k: v for k, v in tables[r["name"]].descriptor.items() if k != "foreignKeys"}}
+        if r.get("name") in tables else r for r in descriptor["resources"]]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            package = frictionless.Package(descriptor, basepath=str(root))
+            package = frictionless.Package(inline, basepath=str(root))
         except frictionless.FrictionlessException as e:
             reasons = dict.fromkeys(r.message for r in e.reasons) or [e.error.message]
             return [Problem("datapackage.json", 1, "-", e.error.type, m) for m in reasons]
-        # foreign keys are left to pandera, which names the offending column and value
         report = package.validate(checklist=frictionless.Checklist(skip_errors=["foreign-key"]))
     for task in report.tasks:
         table = descriptor_table(descriptor, task.name)
@@ -369,7 +373,9 @@ def to_pandera(table: Table, frames: dict[str, pd.DataFrame], ctx: rules.Context
     from pandera.io.pandas_io import from_frictionless_schema
 
     converted = from_frictionless_schema({"fields": table.fields, "primaryKey": table.primary_key})
-    sample = typed(table, pd.DataFrame({c: pd.Series([], dtype=str) for c in table.columns}))
+    sample = frames.get(table.name)  # typed by read.typed: its dtypes are the schema's
+    if sample is None:
+        sample = typed(table, pd.DataFrame({c: pd.Series([], dtype=str) for c in table.columns}))
     columns = {}
     for f in table.fields:
         name = f["name"]
