@@ -149,7 +149,7 @@ def _load(name: str, root: Path, where: str = "1", params: dict | None = None) -
     elif name in resources:
         table = _table(name, root, resources[name])
         frame = _read_table(table, root)
-        title, description, fields = table.title, table.description, table.fields
+        title, description, fields = table.title, table.description, table.output_fields
     else:
         names = sorted(resources) + list(VIEWS)
         raise UnknownTableError(f"unknown table {name!r}; the tables are: {', '.join(names)}")
@@ -189,7 +189,7 @@ def _view(name: str, columns, root: Path, resources: dict) -> tuple[str, str, li
     for table_name, resource in resources.items():
         table = _table(table_name, root, resource)
         if table.is_fact:
-            for f in table.fields:
+            for f in table.output_fields:
                 fact_fields.setdefault(f["name"], f)
     fields = [{"name": c, **(VIEW_FIELDS.get(c) or fact_fields.get(c) or {"type": "string", "description": ""})}
               for c in columns]
