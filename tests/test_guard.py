@@ -149,6 +149,7 @@ def test_writes_get_405(ds):
     ("/sensetime/financials.json", {"_sort_desc": "nope"}, 400),
     ("//etc/passwd", {}, 404),  # was 500: Datasette's handler crashed
     ("/sensetime/financials/999999", {}, 400),  # a row URL with one of three keys: was 500
+    ("/sensetime/financials", {"_through": "nope"}, 400),  # was 500
     ("/-/threads.json", {}, 404),  # stack frames with file paths
     ("/nope", {}, 404),
 ])

@@ -229,6 +229,8 @@ def describe(exception: Exception) -> tuple[int, str | None, str]:
         status = 400 if exception.status == 500 else exception.status
         message = Markup(exception.message) if exception.message_is_html else exception.message
         return status, exception.title, message
+    if isinstance(exception, json.JSONDecodeError):  # a parameter that must be JSON (_through)
+        return 400, "Invalid JSON", str(exception)
     if isinstance(exception, sqlite3.DatabaseError):
         # Raised outside Datasette's own SQL error handling: a blob over the length limit
         # (DataError), a row URL with too few primary key values (ProgrammingError).
