@@ -127,6 +127,10 @@ def test_arbitrary_queries_beyond_the_limit_are_refused_at_once_and_pages_still_
     assert [r.status_code for r in rest] == [200] * len(rest)  # chart data, pages, a canned query
 
 
+def test_two_sql_threads_stay_for_pages_on_any_machine():
+    assert MOST_SQL_AT_ONCE <= 3 and SETTINGS["num_sql_threads"] >= 3 + 2
+
+
 def test_pages_answered_from_memory_are_the_pages(ds):
     for page in ("/", "/sensetime"):
         first, second = get(ds, page), get(ds, page)  # the second from memory
