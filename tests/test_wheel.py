@@ -1,68 +1,141 @@
-"""The wheel: built from a copy of the repo, installed in a fresh virtual environment outside it,
-it gives the tables, the database and `sensetime-data serve` with no repo at all."""
+"""The wheel from a fresh clone (no build/): `pip wheel .` in an isolated environment, what the
+wheel carries, its metadata, and that tables which do not validate make no wheel."""
 
+import email.parser
 import json
+import os
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
-import textwrap
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_inputs
-from helpers import wait_for
-from sensetime_data.build import build
-from sensetime_data.serve import free_port
+import sensetime_data as sd
+from conftest import ROOT, copy_inputs, tree_digest
+from helpers import REVENUE_FY2022, edit, installed, read_rows
+from sensetime_data.serve import is_stale
+from sensetime_data.sources import SEEDS_ENV, seeds_dir
 
-SOURCES = ("src", "pyproject.toml", "hatch_build.py", "README.md")
-USE = textwrap.dedent("""
-    import os, sensetime_data as sd
-    assert "site-packages" in sd.__file__, sd.__file__
-    for name in sd.tables()["name"]:
-        frame = sd.load(name)
-        assert len(frame), name
-    print(sd.sql("select count(*) as n from observations")["n"][0])
-    print(sd.connect().execute("select as_reported from financials where metric = 'revenue' and period = 'FY2021'").fetchone()[0])
-""")
+# What a clone holds besides the data; build/ is not committed.
+SOURCES = ("src", "pyproject.toml", "hatch_build.py", "README.md", "LICENSE", "LICENSE-DATA.md", "CHANGELOG.md",
+           "CITATION.cff", ".gitignore", "requirements")
+RUNTIME = {"pandas", "pyarrow"}
+
+
+def fresh_clone(dst: Path) -> Path:
+    copy_inputs(ROOT, dst)
+    for name in SOURCES:
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, dst / name)
+    shutil.rmtree(dst / "src" / "sensetime_data" / "__pycache__", ignore_errors=True)
+    return dst
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a new user: no data root or seeds of the test session, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SENSETIME_DATA_ROOT", SEEDS_ENV, "PYTHONPATH")}
+    return {**env, **extra}
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    src = tmp_path_factory.mktemp("repo")
-    copy_inputs(ROOT, src)
-    for name in SOURCES:
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, src / name)
-    assert build(src).ok
+def clone(tmp_path_factory) -> Path:
+    return fresh_clone(tmp_path_factory.mktemp("clone") / "sensetime-data")
+
+
+@pytest.fixture(scope="module")
+def built(clone, tmp_path_factory):
+    """(the wheel `pip wheel .` makes of the fresh clone, the clone's digest before)."""
+    before = tree_digest(clone)
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)], check=True)
+    seeds = seeds_dir(ROOT)
+    env = clean_env(**({SEEDS_ENV: str(seeds)} if seeds else {}))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(clone)],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (path,) = out.glob("sensetime_data-*.whl")
-    return path
+    return path, before
 
 
-def test_wheel_carries_the_data_and_the_build(wheel):
+@pytest.fixture(scope="module")
+def wheel(built) -> Path:
+    return built[0]
+
+
+@pytest.fixture(scope="module")
+def unpacked(wheel, tmp_path_factory) -> Path:
+    """The wheel's files as an install lays them out: sensetime_data/data is the package root."""
+    out = tmp_path_factory.mktemp("unpacked")
+    zipfile.ZipFile(wheel).extractall(out)
+    return out / "sensetime_data" / "data"
+
+
+def metadata(wheel: Path):
+    with zipfile.ZipFile(wheel) as z:
+        name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        return email.parser.Parser().parsestr(z.read(name).decode("utf-8"))
+
+
+def test_a_fresh_clone_makes_a_wheel_that_carries_the_data_and_its_build(wheel, unpacked):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for member in ("datapackage.json", "tables/financials.csv", "schemas/financials.json",
-                   "build/sensetime.db", "build/parquet/financials.parquet", "build/metadata.yml"):
+    for member in ("datapackage.json", "tables/financials.csv", "schemas/financials.json", "build/sensetime.db",
+                   "build/parquet/financials.parquet", "build/metadata.yml", "build/build.json"):
         assert f"sensetime_data/data/{member}" in names, member
     assert "sensetime_data/py.typed" in names
     assert wheel.stat().st_size < 2_000_000
+    with sqlite3.connect(unpacked / "build" / "sensetime.db") as con:
+        for csv_file in (unpacked / "tables").glob("*.csv"):
+            rows = con.execute(f'select count(*) from "{csv_file.stem}"').fetchone()[0]
+            assert rows == len(read_rows(csv_file)), csv_file.name
+    assert not is_stale(unpacked, unpacked / "build")  # an installed wheel never wants a rebuild
 
 
-def test_wheel_works_in_a_fresh_venv_outside_the_repo(wheel, tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python, cli = venv / "bin" / "python", venv / "bin" / "sensetime-data"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True)
-    done = subprocess.run([str(python), "-c", USE], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["378", "47亿元"]
-    port = free_port()
-    server = subprocess.Popen([str(cli), "serve", "--port", str(port)], cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        segments = json.loads(wait_for(f"http://127.0.0.1:{port}/sensetime/segments.json?_shape=array", server))
-        assert {s["name_zh"] for s in segments} >= {"智慧城市"}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def test_the_wheel_records_whether_quotes_were_checked(unpacked):
+    info = json.loads((unpacked / "build" / "build.json").read_text("utf-8"))
+    assert info["quotes_checked"] is (seeds_dir(ROOT) is not None)
+    assert info["version"] == sd.__version__
+
+
+def test_making_a_wheel_writes_nothing_into_the_checkout(clone, built):
+    assert tree_digest(clone) == built[1]
+    assert not (clone / "build").exists()
+
+
+def test_metadata_promises_a_light_runtime_and_says_where_things_are(wheel):
+    meta = metadata(wheel)
+    requires = meta.get_all("Requires-Dist")
+    runtime = [r for r in requires if "extra ==" not in r]
+    assert {re.match(r"[A-Za-z0-9_.-]+", r).group().lower() for r in runtime} == RUNTIME
+    for requirement in requires:
+        spec = requirement.split(";")[0]
+        if not spec.startswith("sensetime-data"):  # that one is an extra bringing another
+            assert "<" in spec and ">=" in spec and "==" not in spec, f"{requirement}: a compatible range, not a pin"
+    assert {"curate", "site", "test"} <= set(meta.get_all("Provides-Extra"))
+    curate = {re.match(r"[A-Za-z0-9_.-]+", r).group().lower() for r in requires if "extra == 'curate'" in r}
+    assert curate >= {"frictionless", "pandera", "sqlite-utils", "pyyaml"}
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
+    assert set(urls) >= {"Homepage", "Documentation", "Changelog", "Issues"}
+    assert all(u.startswith("https://") for u in urls.values())
+    classifiers = meta.get_all("Classifier")
+    assert "Programming Language :: Python :: 3.11" in classifiers and "Typing :: Typed" in classifiers
+
+
+def test_versions_agree_with_the_changelog(wheel):
+    changelog = re.search(r"^## (\d+\.\d+\.\d+)", (ROOT / "CHANGELOG.md").read_text("utf-8"), re.M).group(1)
+    citation = re.search(r"^version: (\S+)", (ROOT / "CITATION.cff").read_text("utf-8"), re.M).group(1)
+    cli = subprocess.run([str(installed("sensetime-data")), "--version"], capture_output=True, text=True, check=True)
+    assert sd.__version__ == changelog == citation == metadata(wheel)["Version"]
+    assert cli.stdout.strip() == f"sensetime-data {changelog}"
+
+
+def test_tables_that_do_not_validate_make_no_wheel(tmp_path):
+    """The hook validates before it builds: a contradicted figure stops the wheel with its problem line."""
+    clone = fresh_clone(tmp_path / "clone")
+    line = edit(clone, "financials", REVENUE_FY2022, value="999999")
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+                           str(tmp_path / "dist"), str(clone)], capture_output=True, text=True, env=clean_env())
+    assert done.returncode != 0
+    assert f"tables/financials.csv:{line}: " in done.stdout + done.stderr
+    assert not list((tmp_path / "dist").glob("*.whl")) if (tmp_path / "dist").exists() else True
