@@ -64,7 +64,7 @@ def broken_copy(good_copy, tmp_path) -> Path:
     """A fresh copy of the good package and its build, for one test to break."""
     root = tmp_path / "pkg"
     copy_inputs(good_copy, root)
-    shutil.copytree(good_copy / "build", root / "build")
+    shutil.copytree(good_copy / "build", root / "build", symlinks=True)  # the links through build/current, not three copies
     return root
 
 

@@ -23,7 +23,7 @@ def test_frictionless_cli_says_the_package_is_valid(root):
 def test_datapackage_json_is_in_sync_with_the_schemas(root):
     report = validate(root)
     expected = dump_json(package_descriptor(root, cited_sources(report)))
-    assert (root / "datapackage.json").read_text("utf-8") == expected, "run `sensetime-data build` to resync"
+    assert (root / "datapackage.json").read_text("utf-8") == expected, "run `sensetime-data docs` to resync"
 
 
 def test_every_resource_has_title_description_sources_and_licence(root):

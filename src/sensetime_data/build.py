@@ -279,26 +279,32 @@ def write_sqlite(path: Path, report: Report) -> None:
     import sqlite_utils
 
     db = sqlite_utils.Database(path)
-    for name, table in report.tables.items():
-        pk = table.primary_key
-        db[name].create(
-            {f["name"]: SQL_TYPES[f.get("type", "string")] for f in table.output_fields},
-            pk=pk[0] if len(pk) == 1 else tuple(pk),
-            foreign_keys=[fk for fk in table.foreign_keys],
-            not_null={f["name"] for f in table.output_fields if table.required(f["name"])},
-        )
-        db[name].insert_all(records(table, output_frame(table, report.frames)))
-        for column, _, _ in table.foreign_keys:
-            if pk != [column]:
-                db[name].create_index([column], find_unique_name=True)
-    add_labels(db, report.tables)
-    add_dictionary(db, report.tables)
-    db.execute(f"create view observations as {observations_sql(report.tables)}")
-    db.execute(f"create view fact_agreement as {AGREEMENT_SQL}")
-    add_search(db, report.tables)
-    broken = db.execute("pragma foreign_key_check").fetchall()
-    db.conn.commit()
-    db.close()
+    # The file is a fresh one inside a build directory that becomes current only when complete,
+    # so it needs no journal of its own: a failed build is thrown away whole.
+    db.execute("pragma journal_mode = off")
+    db.execute("pragma synchronous = off")
+    try:
+        for name, table in report.tables.items():
+            pk = table.primary_key
+            db[name].create(
+                {f["name"]: SQL_TYPES[f.get("type", "string")] for f in table.output_fields},
+                pk=pk[0] if len(pk) == 1 else tuple(pk),
+                foreign_keys=[fk for fk in table.foreign_keys],
+                not_null={f["name"] for f in table.output_fields if table.required(f["name"])},
+            )
+            db[name].insert_all(records(table, output_frame(table, report.frames)))
+            for column, _, _ in table.foreign_keys:
+                if pk != [column]:
+                    db[name].create_index([column], find_unique_name=True)
+        add_labels(db, report.tables)
+        add_dictionary(db, report.tables)
+        db.execute(f"create view observations as {observations_sql(report.tables)}")
+        db.execute(f"create view fact_agreement as {AGREEMENT_SQL}")
+        add_search(db, report.tables)
+        broken = db.execute("pragma foreign_key_check").fetchall()
+        db.conn.commit()
+    finally:
+        db.close()  # also on failure, so a full disk's space is freed at once
     if broken:
         raise BuildError([Problem(f"build/{path.name}", 0, t, "foreign_key_check", f"row {r} breaks a foreign key to {o}")
                           for t, r, o, _ in broken])
