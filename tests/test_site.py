@@ -174,9 +174,10 @@ def test_markdown_renders_and_notes_live_behind_the_description(datasette, table
         assert not re.search(r"\*\*[^*\s][^*]*\*\*", re.sub(r'title="[^"]*"', "", cells)), name
 
 
-def test_the_sources_are_listed_once(datasette, db):
-    page = get(datasette, "/sensetime/financials").text
-    cited = [s for (s,) in db.execute("select distinct source_id from financials")]
+@pytest.mark.parametrize("name", ["financials", "observations"])
+def test_the_sources_are_listed_once(datasette, db, name):
+    page = get(datasette, f"/sensetime/{name}").text
+    cited = [s for (s,) in db.execute(f"select distinct source_id from {name}")]
     for source_id in cited:
         assert page.count(f'class="source-link" href="/sensetime/sources/{source_id}"') == 1, source_id
     assert "Data source:" not in page  # the footer no longer repeats the list

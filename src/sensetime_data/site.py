@@ -149,7 +149,7 @@ def _table_metadata(table: Table, resource: dict) -> dict:
         "columns": {f["name"]: f.get("description", "") for f in table.output_fields},
         "source": "; ".join(s["title"] for s in sources),
         # The sources once, as links to their rows (site_plugin's templates show these, not `source`).
-        "source_links": [{"href": f"/{DB_NAME}/sources/{s['name']}", "title": s["title"]} for s in sources],
+        "source_links": _source_links(sources),
         "license": licence.get("name"),
         "license_url": licence.get("path"),
         "about": f"Table Schema: schemas/{table.name}.json",
@@ -166,7 +166,11 @@ def _table_metadata(table: Table, resource: dict) -> dict:
     return entry
 
 
-def _view_metadata(name: str, tables: dict[str, Table]) -> dict:
+def _source_links(sources: list[dict]) -> list[dict]:
+    return [{"href": f"/{DB_NAME}/sources/{s['name']}", "title": s["title"]} for s in sources]
+
+
+def _view_metadata(name: str, tables: dict[str, Table], sources: list[dict]) -> dict:
     from .api import VIEW_FIELDS
 
     described = {f["name"]: f.get("description", "") for t in tables.values() if t.is_fact for f in t.output_fields}
@@ -176,6 +180,7 @@ def _view_metadata(name: str, tables: dict[str, Table]) -> dict:
         "description": VIEWS[name],
         "description_html": to_html(VIEWS[name]),
         "columns": described,
+        "source_links": _source_links(sources),
         "sort": TIME_ORDER,
     }
 
@@ -214,7 +219,7 @@ def datasette_metadata(report) -> str:
     licence = (package.get("licenses") or [{}])[0]
     tables = {name: _table_metadata(t, resources.get(name, package)) for name, t in report.tables.items()}
     for name in VIEWS:
-        tables[name] = _view_metadata(name, report.tables)
+        tables[name] = _view_metadata(name, report.tables, package.get("sources", []))
     tables[DICTIONARY] = {"title": "Data dictionary 数据字典", "description": DICTIONARY_DESCRIPTION,
                           "description_html": to_html(DICTIONARY_DESCRIPTION), "facets": ["table_name"], "facet_size": 5}
     tables[SEARCH_INDEX] = {"hidden": True}
