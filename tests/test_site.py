@@ -214,6 +214,9 @@ def test_fact_pages_open_in_time_order_and_sort_by_time(datasette, facts):
     # by the period code the order was text: 1H2022, 1H2023, 2021-12-31, ..., FY2019
     codes = [r["period"] for r in rows(datasette, "/sensetime/financials.json", metric="revenue_growth")]
     assert codes.index("FY2021") < codes.index("1H2022") < codes.index("FY2022") < codes.index("1H2023")
+    # the `period` header sorts by time too
+    header = get(datasette, "/sensetime/financials", _sort="metric").text.split('scope="col" data-column="period"', 1)[1]
+    assert re.match(r'[^>]*>\s*<a href="/sensetime/financials\?_sort=period_end"', header)
 
 
 def test_python_observations_are_in_time_order(good_copy, monkeypatch):

@@ -180,10 +180,14 @@ def with_bom(send):
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
+        queries = None  # read on the first request: the metadata does not change while serving
+
         async def reading(scope, receive, send):
+            nonlocal queries
             if scope["type"] != "http":
                 return await app(scope, receive, send)
-            queries = datasette.metadata("queries", database=DB_NAME) or {}
+            if queries is None:
+                queries = datasette.metadata("queries", database=DB_NAME) or {}
             location = example_url(scope, queries)
             if location:
                 return await redirect(send, location)
