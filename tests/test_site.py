@@ -289,7 +289,11 @@ def test_a_search_that_finds_nothing_says_so_and_what_to_try(datasette):
 def test_the_search_query_finds_terms_of_any_length(datasette):
     kinds = {r["kind"] for r in rows(datasette, "/sensetime/search.json", q="比亚")}
     assert kinds >= {"partner"}
-    assert {r["in_table"] for r in rows(datasette, "/sensetime/search.json", q="量产")} >= {"automotive_kpis"}
+    for term in ("量产", "算力", "营业收入"):  # the same facts as the search box of `observations`
+        found = [r for r in rows(datasette, "/sensetime/search.json", q=term) if r["kind"] == "fact"]
+        boxed = search(datasette, "observations", term)
+        key = ("subject", "metric", "period", "source_id")
+        assert found and row_keys(found, *key) == row_keys(boxed, *key), term
 
 
 # --- canned queries ------------------------------------------------------------------------------
