@@ -1,0 +1,123 @@
+"""How `build` and `validate` grow with the data, against `frictionless validate` on the same package.
+
+For each scale N (default 1, 10, 100) it writes a synthetic package with N times today's models
+and segments: every model and segment is copied N-1 times under new keys (`internlm_7b_r3`,
+`smart_city_r3`) with all their fact rows, so the fact tables that hang on them grow N-fold while
+quotes stay those of the real sources. Quote and ledger checks stay on. Then it times, in
+fresh processes, `frictionless validate datapackage.json`, `sensetime-data validate` and
+`sensetime-data build --out DIR`, records the peak memory of each (ru_maxrss of the child),
+and prints the ratios against frictionless and the log-log slope of build time between the two
+largest scales (1.0 is linear).
+
+Run from the repository root with the project and the source texts present:
+
+    python benchmarks/scale.py                      # 1x, 10x, 100x
+    python benchmarks/scale.py --scales 1,10,100,1000 --keep /tmp/scale   # the full table (slow)
+
+The synthetic packages are written to a temporary directory (or --keep DIR) and never committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+REPLICATED = {"models": "model_id", "segments": "segment_id"}  # lookup table -> key its facts hang on
+
+
+def _read(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def synthetic(root: Path, scale: int, out: Path) -> int:
+    """Write the package at ``root`` scaled ``scale`` times to ``out``; returns its number of rows."""
+    shutil.copytree(root / "tables", out / "tables")
+    shutil.copytree(root / "schemas", out / "schemas")
+    shutil.copytree(root / "docs", out / "docs")
+    for name in ("datapackage.json", "README.md"):
+        shutil.copy2(root / name, out / name)
+    shares = {r["metric"] for r in _read(out / "tables" / "metrics.csv")[1] if r["share_of_total"] in ("1", "true")}
+    for lookup, key in REPLICATED.items():
+        for path in sorted((out / "tables").glob("*.csv")):
+            fields, rows = _read(path)
+            schema = json.loads((out / "schemas" / f"{path.stem}.json").read_text("utf-8"))
+            field = next((f for f in schema["fields"] if f["name"] == key), {})
+            if key not in fields or "enum" in field.get("constraints", {}):  # automotive_kpis: smart_auto only
+                continue
+            names = [c for c in ("name", "name_en", "name_zh") if c in fields] if path.stem == lookup else []
+            copies = [{**r, key: f"{r[key]}_r{k}", **{c: f"{r[c]} r{k}" for c in names}} for k in range(1, scale) for r in rows
+                      if r.get("metric") not in shares]  # a copy's shares would break the sum to 100 of the originals
+            _write(path, fields, rows + copies)
+    env = {**os.environ, "SENSETIME_DATA_ROOT": str(out)}
+    subprocess.run([str(BIN / "sensetime-data"), "--root", str(out), "docs"], env=env, check=True, stdout=subprocess.DEVNULL)
+    return sum(len(_read(p)[1]) for p in (out / "tables").glob("*.csv"))
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds and peak resident MiB of a command run in a fresh process, and its exit status."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)  # the child's own peak, not the sum of all children
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, proc.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="1,10,100", help="comma-separated multiples of today's models and segments")
+    parser.add_argument("--keep", help="write the synthetic packages here and keep them")
+    args = parser.parse_args()
+    scales = [int(s) for s in args.scales.split(",")]
+    os.environ.setdefault("SENSETIME_DATA_SEEDS", str(ROOT.parent / "shared" / "seeds"))  # the copies live elsewhere
+    print(f"$ python benchmarks/scale.py --scales {args.scales}")
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="scale-"))
+    results = []
+    for scale in scales:
+        pkg = base / f"x{scale}"
+        shutil.rmtree(pkg, ignore_errors=True)
+        rows = synthetic(ROOT, scale, pkg)
+        fl, fl_mem, code = timed([str(BIN / "frictionless"), "validate", "datapackage.json"], pkg)
+        assert code == 0, f"frictionless found the {scale}x package invalid"
+        va, va_mem, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "validate"], pkg)
+        assert code == 0, f"sensetime-data validate found the {scale}x package invalid"
+        bu, bu_mem, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "build", "--out", str(pkg / "out")], pkg)
+        assert code == 0, f"sensetime-data build failed on the {scale}x package"
+        results.append((scale, rows, fl, va, bu, fl_mem, bu_mem))
+        print(f"  {scale}x: {rows} rows built", flush=True)
+    print("\n| scale | rows | frictionless s | validate s | build s | validate/frictionless | build/frictionless "
+          "| peak MiB frictionless | peak MiB build | memory ratio |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for scale, rows, fl, va, bu, fl_mem, bu_mem in results:
+        print(f"| {scale}× | {rows:,} | {fl:.2f} | {va:.2f} | {bu:.2f} | {va / fl:.2f}× | {bu / fl:.2f}× "
+              f"| {fl_mem:.0f} | {bu_mem:.0f} | {bu_mem / fl_mem:.2f}× |")
+    if len(results) >= 2:
+        (s0, r0, *_, b0, _, _), (s1, r1, *_, b1, _, _) = results[-2], results[-1]
+        slope = math.log(b1 / b0) / math.log(r1 / r0)
+        print(f"\nbuild time slope from {s0}× to {s1}× (log-log, against rows): {slope:.2f}")
+    if not args.keep:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
