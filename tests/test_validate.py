@@ -72,9 +72,9 @@ def test_a_target_dated_after_its_source_passes_when_its_note_says_so(broken_cop
     # FY2023 ends after the FY2022 deck was published (2023-03): rejected, unless the note marks a target
     line = edit(broken_copy, "financials", REVENUE_FY2022, period="FY2023")
     code, out = run(capsys, "--root", str(broken_copy), "validate")
-    assert f"tables/financials.csv:{line}: period: dated_after_source: " in out
+    assert code == 1 and f"tables/financials.csv:{line}: period: dated_after_source: " in out
     edit(broken_copy, "financials", {**REVENUE_FY2022, "period": "FY2023"}, note="A target for FY2023, not a result.")
-    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    _, out = run(capsys, "--root", str(broken_copy), "validate")
     assert "dated_after_source" not in out, out
 
 
@@ -83,5 +83,5 @@ def test_a_quote_across_inline_tags_is_found_and_one_across_paragraphs_needs_the
     # vanishes, the paragraph end is a space in the visible text
     edit(broken_copy, "financials", {"metric": "cv_market_share_rank", "source_id": "gelonghui_fy2021"},
          quote="连续三年蝉联中国计算机视觉应用市场份额第一(根据IDC及沙利文报告)。 如何走出象牙塔：让AI无所不及 人工智能技术")
-    code, out = run(capsys, "--root", str(broken_copy), "validate")
+    _, out = run(capsys, "--root", str(broken_copy), "validate")
     assert "quote_in_source" not in out and "quote_is_unique" not in out, out

@@ -531,7 +531,8 @@ METRIC_RULES = {
 # --- provenance, sign and dates (issue 10) -------------------------------------------------
 
 QUOTE_OCCURS = "quote occurs"  # words of a note that explain a quote found more than once in its source
-FORECAST = re.compile(r"\b(?:target|forecast)s?\b", re.I)  # how a note or metric marks a figure dated after its source
+# How a note or a metric marks a figure dated after its source: a target or a forecast (预计年底).
+FORECAST = re.compile(r"\b(?:target|forecast)s?\b", re.IGNORECASE)
 _ACCOUNTING_PARENS = re.compile(r"^\(\s*\d[\d,]*(?:\.\d+)?\s*%?\s*\)$")  # (14.3%): a fall, as accounts print it
 
 

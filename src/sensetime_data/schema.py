@@ -143,6 +143,8 @@ def _read_json(path: Path, root: Path) -> dict:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise SchemaFileError(rel, 0, "file not found") from None
+    except OSError as e:  # a directory, or a file that may not be read
+        raise SchemaFileError(rel, 0, f"cannot be read: {e.strerror}") from None
     except UnicodeDecodeError as e:
         raise SchemaFileError(rel, 1, f"not UTF-8 ({e.reason})") from None
     except json.JSONDecodeError as e:

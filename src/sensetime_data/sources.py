@@ -85,10 +85,6 @@ def markup(text: str) -> str | None:
     return m.group() if m else text[:40]
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def seeds_dir(root: Path) -> Path | None:
     """The directory of the source texts: the one ``SENSETIME_DATA_SEEDS`` names, whether or
     not it exists (a named directory is never skipped), else ``../shared/seeds`` when it exists."""
@@ -110,8 +106,14 @@ def read_texts(sources: list[dict], seeds: Path) -> tuple[dict[str, str], list[s
             problems.append(f"{s['source_id']}: file {s['file']!r} must be a file name in the seeds directory")
         elif not path.is_file():
             problems.append(f"{s['source_id']}: {path} not found")
-        elif sha256(path) != s["sha256"]:
-            problems.append(f"{s['source_id']}: {path} does not match its sha256 {s['sha256'][:12]}…")
         else:
-            texts[s["source_id"]] = fold(path.read_text("utf-8"))
+            try:
+                raw = path.read_bytes()
+            except OSError as e:
+                problems.append(f"{s['source_id']}: {path} cannot be read: {e.strerror}")
+                continue
+            if hashlib.sha256(raw).hexdigest() != s["sha256"]:
+                problems.append(f"{s['source_id']}: {path} does not match its sha256 {s['sha256'][:12]}…")
+            else:
+                texts[s["source_id"]] = fold(raw.decode("utf-8"))
     return texts, problems

@@ -1,12 +1,17 @@
 """Validate the package: frictionless for structure, pandera for values, the source texts for quotes.
 
+0. The schemas are checked against the project's meta-schema (``metaschema``), so that no
+   check can be loosened by editing a schema, and the package's paths and links are checked.
 1. frictionless checks every CSV against its Table Schema: shape, types, constraints,
-   primary keys. A table that fails here is not read further.
+   primary keys; then the cells a schema cannot judge (control characters, full-width
+   digits, spaces around keys, keys differing only in case). A table that fails here is
+   not read further.
 2. pandera checks every typed table against a schema generated from the same Table
    Schema (``pandera.io.pandas_io.from_frictionless_schema``), extended with what a Table
    Schema cannot say: foreign keys (the converter ignores them), the rules of ``rules``,
-   and the quote check against the source texts.
-3. The ledger counts the numeric mentions of each source that rows and exclusions account for.
+   and the quote checks against the source texts.
+3. The ledger counts the numeric mentions of each source that rows and exclusions account
+   for; with the texts present, a mention accounted for by neither is a problem.
 
 Every problem is one line, ``file:line: column: rule: message``.
 """
@@ -83,6 +88,8 @@ def validate(root: Path | None = None) -> Report:
             raw, lines[name] = read_raw(table)
         except FileNotFoundError:
             report.problems.append(Problem(_rel(table.csv, root), 0, "-", "file", "file not found"))
+        except OSError as e:  # a directory, or a file that may not be read
+            report.problems.append(Problem(_rel(table.csv, root), 0, "-", "file", f"cannot be read: {e.strerror}"))
         except CSVFormatError as e:
             report.problems.append(Problem(_rel(table.csv, root), e.line, e.column, e.rule, e.message))
         except UnicodeDecodeError as e:
