@@ -295,6 +295,8 @@ CASES = {
                                None, "period", "meta-schema"),
     "source id pattern removed": (drop_constraint("sources", "source_id", "pattern"), "schemas/sources.json", None,
                                   "source_id", "meta-schema"),
+    "a model id pattern removed": (drop_constraint("model_facts", "model_id", "pattern"), "schemas/model_facts.json",
+                                   None, "model_id", "meta-schema"),
     "quote no longer required": (set_field("market_figures", "quote", constraints={"minLength": 4}),
                                  "schemas/market_figures.json", None, "quote", "meta-schema"),
     "quote minimum length lowered": (set_field("model_facts", "quote", constraints={

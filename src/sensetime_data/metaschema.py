@@ -73,6 +73,10 @@ def _check_table(table: Table, tables: dict[str, Table], m: dict, file: str) -> 
         if not FIELD_NAME.match(name):
             out.append(field_problem(name, f"field name {name!r} must be letters, digits and underscores"))
         out += [field_problem(name, message) for message in _options(f, m["allowed"])]
+        constraints = f.get("constraints") if isinstance(f.get("constraints"), dict) else {}
+        if (name == "metric" or name.endswith("_id")) and not (
+                constraints.get("pattern") == m["identifiers"]["pattern"] or constraints.get("enum")):
+            out.append(field_problem(name, f"an id field keeps the pattern {m['identifiers']['pattern']!r} or an enum"))
     out += _keys(table, tables, fields, problem, field_problem)
     if table.name in m["fact_tables"]:
         spec = m["fact_table"]
