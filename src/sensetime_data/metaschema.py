@@ -59,7 +59,8 @@ def _check_table(table: Table, tables: dict[str, Table], m: dict, file: str) -> 
 
     out = []
     if not NAME.match(table.name):
-        out.append(problem("", "-", f"table name {table.name!r} must be lower snake_case (it names a file, a SQL table, a URL)"))
+        out.append(problem("", "-", f"table name {table.name!r} must be lower snake_case "
+                           "(it names a file, a SQL table, a URL)"))
     for key in d:
         if key not in m["allowed"]["schema"]:
             out.append(problem(f'"{key}"', "-", f"{key!r} is not a schema option this package honours "
@@ -88,7 +89,8 @@ def _check_table(table: Table, tables: dict[str, Table], m: dict, file: str) -> 
         obs = d.get("observations")
         if not isinstance(obs, dict) or any(not isinstance(obs.get(k), str) for k in spec["observations"]):
             out.append(problem('"observations"', "-", "a fact table needs `observations` with SQL for "
-                               + ", ".join(spec["observations"]) + " (it puts the table's facts into the observations view)"))
+                               + ", ".join(spec["observations"])
+                               + " (it puts the table's facts into the observations view)"))
     elif table.name in m["lookup_tables"]:
         spec = m["lookup_tables"][table.name]
         out += _fields(spec["fields"], fields, field_problem, f"the lookup table {table.name}", problem)
@@ -167,7 +169,8 @@ def _keys(table: Table, tables: dict[str, Table], fields: dict, problem, field_p
     for fk in d.get("foreignKeys", []) if isinstance(d.get("foreignKeys", []), list) else [None]:
         ref = fk.get("reference") if isinstance(fk, dict) else None
         if not isinstance(ref, dict) or "fields" not in fk or "fields" not in ref or "resource" not in ref:
-            out.append(problem('"foreignKeys"', "-", f"a foreign key needs fields and a reference with a resource and fields: {fk!r}"))
+            out.append(problem('"foreignKeys"', "-",
+                               f"a foreign key needs fields and a reference with a resource and fields: {fk!r}"))
             continue
         own = [fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"]
         other_fields = [ref["fields"]] if isinstance(ref["fields"], str) else ref["fields"]

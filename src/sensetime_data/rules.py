@@ -597,7 +597,8 @@ def value_fits_sign(frame, ctx):
         printed = str(r["as_reported"]).strip()
         falls = _ACCOUNTING_PARENS.match(printed) or re.match(r"^[-−↓]", printed)
         if sign == "signed" and falls and values and values[0] > 0:
-            return f"{r['as_reported']!r} is printed as a fall, so this `signed` {r['metric']} is negative, not {values[0]:g}"
+            return (f"{r['as_reported']!r} is printed as a fall, so this `signed` {r['metric']} is negative, "
+                    f"not {values[0]:g}")
         return ""
     return _messages(frame, check)
 
@@ -676,7 +677,8 @@ def period_matches_dates(frame, ctx):
             return f"start {r['start']:%Y-%m-%d} is after end {r['end']:%Y-%m-%d}"
         found = period_dates(str(r["period"]))
         if found is None:
-            return f"{r['period']!r} names no real period (a day or month that does not exist, or a span that ends before it starts)"
+            return (f"{r['period']!r} names no real period (a day or month that does not exist, or a span that "
+                    "ends before it starts)")
         kind, start, end = found
         if kind != r["kind"] or start != r["start"] or end != r["end"]:
             return (f"{r['period']} is the {kind} {start:%Y-%m-%d} to {end:%Y-%m-%d}, but the row says the "

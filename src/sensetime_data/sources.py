@@ -96,7 +96,8 @@ def seeds_dir(root: Path) -> Path | None:
 
 
 def read_texts(sources: list[dict], seeds: Path) -> tuple[dict[str, str], list[str]]:
-    """Folded text of each source, by source_id, and a problem line per file missing or changed."""
+    """Folded text of each source, by source_id, and a problem line per file missing or changed
+    (each starts with the source_id and a colon)."""
     if not seeds.is_dir():
         return {}, [f"{seeds} is not a directory: it must hold the {len(sources)} source texts"]
     texts, problems = {}, []

@@ -18,6 +18,7 @@ Every problem is one line, ``file:line: column: rule: message``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -168,7 +169,7 @@ def _links(root: Path) -> list[Problem]:
                     for r in value if isinstance(value, list) else []:
                         walk({k: v for k, v in r.items() if k not in ("path", "schema")} if isinstance(r, dict) else r)
                 elif key in LINK_KEYS and isinstance(value, str) and not LINK.match(value):
-                    line = line_of(root / "datapackage.json", json_string(value))
+                    line = line_of(root / "datapackage.json", json.dumps(value, ensure_ascii=False))
                     problems.append(Problem("datapackage.json", line, key, "link",
                                             f"{value[:60]!r} is not an http or https address"))
                 else:
@@ -178,17 +179,12 @@ def _links(root: Path) -> list[Problem]:
     return problems
 
 
-def json_string(value: str) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _inside(root: Path, tables: dict[str, Table]) -> list[Problem]:
     """No table or schema file is a link leading outside the package."""
     base = root.resolve()
     return [
-        Problem(_rel(path, root), 0, "-", "resource_path", f"{_rel(path, root)} leads outside the package, to {path.resolve()}")
+        Problem(_rel(path, root), 0, "-", "resource_path",
+                f"{_rel(path, root)} leads outside the package, to {path.resolve()}")
         for table in tables.values()
         for path in (table.csv, table.schema_file)
         if path.exists() and not path.resolve().is_relative_to(base)
@@ -273,8 +269,9 @@ def _cells(root: Path, table: Table, raw: pd.DataFrame, lines: list[int]) -> lis
 
 
 def _cell_problem(text: str, kind: str, fmt: str | None, code: bool, key: bool) -> tuple[str, str] | None:
-    if CONTROL.search(text):
-        return "control", f"holds the control character {CONTROL.search(text).group()!r} (a NUL byte or the like)"
+    control = CONTROL.search(text)
+    if control:
+        return "control", f"holds the control character {control.group()!r} (a NUL byte or the like)"
     if code and any(ch.isdigit() and not ch.isascii() for ch in text):
         return "fullwidth", f"{text[:40]!r} has full-width or non-ASCII digits: write 0-9"
     if key and text != text.strip():
@@ -308,8 +305,6 @@ def descriptor_table(descriptor: dict, name: str) -> dict:
 
 
 def _pk(root: Path, resource: dict) -> list[str]:
-    import json
-
     pk = json.loads((root / resource["schema"]).read_text("utf-8")).get("primaryKey", [])
     return [pk] if isinstance(pk, str) else pk
 
