@@ -93,17 +93,40 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def without_translations(root: Path) -> None:
+    """Take the English columns out of a package, as it was before the first merge."""
+    for path in (root / "tables").glob("*.csv"):
+        rows = list(csv.reader(io.StringIO(path.read_text("utf-8"), newline="")))
+        keep = [i for i, c in enumerate(rows[0]) if c not in ADDED.values()]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([[r[i] for i in keep] for r in rows])
+        path.write_text(out.getvalue(), "utf-8")
+    for path in (root / "schemas").glob("*.json"):
+        schema = json.loads(path.read_text("utf-8"))
+        schema["fields"] = [f for f in schema["fields"] if f["name"] not in ADDED.values()]
+        path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", "utf-8")
+
+
 @pytest.fixture(scope="module")
-def merged(tmp_path_factory) -> Path:
-    """A copy of the package with the translations merged in."""
-    root = tmp_path_factory.mktemp("merged") / "pkg"
+def unmerged(tmp_path_factory) -> Path:
+    """A copy of the package without its English columns."""
+    root = tmp_path_factory.mktemp("before") / "pkg"
     copy_inputs(ROOT, root)
+    without_translations(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def merged(unmerged, tmp_path_factory) -> Path:
+    """That copy with the translations merged in: the package as it is."""
+    root = tmp_path_factory.mktemp("merged") / "pkg"
+    copy_inputs(unmerged, root)
     done = run_merge(root)
     assert done.returncode == 0, done.stderr
     return root
 
 
-def test_merge_adds_the_columns_and_keeps_every_other_byte(merged):
+def test_merge_adds_the_columns_and_keeps_every_other_byte(merged, unmerged):
     for table in read_tables(merged).values():
         rows = list(csv.reader(io.StringIO(table.csv.read_text("utf-8"), newline="")))
         header = rows[0]
@@ -114,9 +137,9 @@ def test_merge_adds_the_columns_and_keeps_every_other_byte(merged):
         keep = [i for i, c in enumerate(header) if c not in ADDED.values()]
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows([[r[i] for i in keep] for r in rows])
-        assert out.getvalue().encode() == (ROOT / "tables" / table.csv.name).read_bytes(), table.name
+        assert out.getvalue().encode() == (unmerged / "tables" / table.csv.name).read_bytes(), table.name
 
-        before = json.loads((ROOT / "schemas" / table.schema_file.name).read_text("utf-8"))
+        before = json.loads((unmerged / "schemas" / table.schema_file.name).read_text("utf-8"))
         after = json.loads(table.schema_file.read_text("utf-8"))
         assert [f for f in after["fields"] if f["name"] not in ADDED.values()] == before["fields"]
         assert {k: v for k, v in after.items() if k != "fields"} == {k: v for k, v in before.items() if k != "fields"}
@@ -126,6 +149,9 @@ def test_merge_adds_the_columns_and_keeps_every_other_byte(merged):
                 assert field["type"] == "string" and "translation" in field["description"]
                 assert table.required(en) == table.required(zh)
     assert snapshot(merged)["datapackage.json"] == (ROOT / "datapackage.json").read_bytes()
+    assert {k: v for k, v in snapshot(merged).items() if k.startswith(("tables/", "schemas/"))} == {
+        p.relative_to(ROOT).as_posix(): p.read_bytes() for d in ("tables", "schemas") for p in sorted((ROOT / d).iterdir())
+    }, "the repository's tables are the merged ones"
 
 
 def test_merge_twice_changes_nothing(merged):
@@ -176,7 +202,7 @@ def test_a_text_without_english_is_listed_and_nothing_is_written(tmp_path):
     root = tmp_path / "pkg"
     copy_inputs(ROOT, root)
     rows = read_rows(root / "tables" / "financials.csv")
-    line = edit(root, "financials", {k: rows[0][k] for k in ("metric", "period", "source_id")}, quote="一个新的引文")
+    line = edit(root, "financials", {k: rows[0][k] for k in ("metric", "period", "source_id")}, quote="一个新的引文", quote_en="")
     before = snapshot(root)
     done = run_merge(root)
     assert done.returncode == 1

@@ -28,7 +28,7 @@ OBSERVATION_COLUMNS = ("topic", "subject", "metric", "context", "period", "perio
                        "value_high", "unit", "comparator", "as_reported", "source_id", "quote", "period_basis", "ambiguous",
                        "note", "fact_table")
 FACT_COLUMNS = ["value", "value_high", "unit", "comparator", "as_reported", "period", "period_basis", "source_id", "quote",
-                "ambiguous", "note"]
+                "quote_en", "ambiguous", "note"]
 # Columns the build adds after `period` to every fact table (SQLite, Parquet, the views), from the
 # `periods` row of the period; the CSV files do not have them. Declared here once: the data
 # dictionary, the Datasette column descriptions and the Parquet schemas read them from here.
