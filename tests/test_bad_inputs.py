@@ -281,6 +281,8 @@ CASES = {
                                             "schemas/financials.json", None, "quote", "meta-schema"),
     "period basis deleted from schema and table": (drop_field("compute_capacity", "period_basis"),
                                                    "schemas/compute_capacity.json", None, "period_basis", "meta-schema"),
+    "a fact column deleted to switch the rules off": (then(fin(value="-999999"), drop_field("financials", "quote_en")),
+                                                      "schemas/financials.json", None, "quote_en", "meta-schema"),
     "sources foreign key dropped": (then(fin(source_id="ghost_source", quote="invented 38 亿元 quote"),
                                          drop_foreign_key("financials", "sources")),
                                     "schemas/financials.json", None, "source_id", "meta-schema"),

@@ -356,7 +356,8 @@ def table_rules(table: Table) -> dict[str, tuple[str, object]]:
     for column, text_rules in rules.TEXT_RULES.items():
         if {"source_id", column} <= cols:
             out.update(text_rules)
-    if set(FACT_COLUMNS) <= cols:
+    # a table the meta-schema names as a fact table has every fact column, so its rules cannot be turned off
+    if table.name in metaschema.meta()["fact_tables"] or set(FACT_COLUMNS) <= cols:
         out.update({k: v for k, v in rules.ROW_RULES.items() if k != "quote_in_source"})
         if "metric" in cols:
             out.update(rules.METRIC_RULES)
