@@ -17,6 +17,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from .schema import FACT_COLUMNS
 from .sources import fold
 
 # --- reading a printed figure -------------------------------------------------------
@@ -390,9 +391,9 @@ def publication_period_is_published(frame, ctx):
 
 
 def _subject_columns(frame) -> list[str]:
-    skip = {"metric", "period", "period_basis", "source_id", "value", "value_high", "unit", "comparator", "as_reported",
-            "quote", "ambiguous", "note"}
-    return [c for c in frame.columns if c not in skip and c != "third_party"]
+    """The columns naming what a fact is about (segment_id, scope, model_id, ...): all but the fact columns."""
+    skip = {*FACT_COLUMNS, "metric", "third_party"}
+    return [c for c in frame.columns if c not in skip]
 
 
 def _levels(frame, ctx, subject: tuple, metric: str, period: str) -> list[tuple[float, float]]:

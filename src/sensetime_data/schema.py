@@ -57,7 +57,7 @@ def inputs_digest(root: Path) -> str:
     """SHA-256 over every input file: a build records it, so `serve` and the wheel can tell a stale build."""
     h = hashlib.sha256()
     for pattern in INPUTS:
-        for path in sorted(root.glob(pattern)):
+        for path in sorted(p for p in root.glob(pattern) if p.is_file()):  # a directory named x.csv is validate's to report
             h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
