@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -216,30 +218,63 @@ class Context:
     def metric(self, metric_id: str) -> dict:
         return self._metrics_by_id.get(metric_id, {})
 
+    @cached_property
+    def _periods(self) -> dict[str, dict]:
+        return {r["period"]: r for r in self.periods.to_dict("records")} if len(self.periods) else {}
+
+    @cached_property
+    def _period_by_dates(self) -> dict[tuple, str]:
+        out: dict[tuple, str] = {}
+        for r in self._periods.values():
+            out.setdefault((r["kind"], r["start"], r["end"]), r["period"])
+        return out
+
     def prior(self, period: str) -> str | None:
         """The same period a year earlier (FY2022 → FY2021; 2022-12-31 → 2021-12-31)."""
-        p = self.periods[self.periods["period"] == period]
-        if p.empty:
+        p = self._periods.get(period)
+        if p is None:
             return None
-        start, end, kind = p.iloc[0]["start"], p.iloc[0]["end"], p.iloc[0]["kind"]
         year = pd.DateOffset(years=1)
-        q = self.periods[
-            (self.periods["kind"] == kind) & (self.periods["start"] == start - year) & (self.periods["end"] == end - year)
-        ]
-        return None if q.empty else q.iloc[0]["period"]
+        return self._period_by_dates.get((p["kind"], p["start"] - year, p["end"] - year))
 
     def end_date(self, period: str) -> str | None:
         """The date period on which a period ends (FY2022 → 2022-12-31)."""
-        p = self.periods[self.periods["period"] == period]
-        if p.empty:
-            return None
-        end = p.iloc[0]["end"]
-        q = self.periods[(self.periods["kind"] == "date") & (self.periods["end"] == end)]
-        return None if q.empty else q.iloc[0]["period"]
+        p = self._periods.get(period)
+        return None if p is None else self._period_by_dates.get(("date", p["end"], p["end"]))
+
+
+_SHARED: dict[tuple[int, str], tuple[weakref.ref, object]] | None = None
+
+
+@contextmanager
+def shared_rows():
+    """Within the block, every rule of a frame reads one list of its rows and one index of its levels.
+
+    ``validate`` runs a table's rules inside it; outside it nothing is kept, so a frame changed
+    between two calls is always read afresh.
+    """
+    global _SHARED
+    _SHARED = {}
+    try:
+        yield
+    finally:
+        _SHARED = None
+
+
+def _per_frame(frame: pd.DataFrame, what: str, make):
+    """``make(frame)``, once per frame object inside ``shared_rows``."""
+    if _SHARED is None:
+        return make(frame)
+    key = (id(frame), what)
+    hit = _SHARED.get(key)
+    if hit is None or hit[0]() is not frame:
+        hit = _SHARED[key] = (weakref.ref(frame), make(frame))
+    return hit[1]
 
 
 def _messages(frame: pd.DataFrame, fn) -> pd.Series:
-    return pd.Series([fn(r) for r in frame.to_dict("records")], index=frame.index, dtype=object)
+    rows = _per_frame(frame, "records", lambda f: f.to_dict("records"))
+    return pd.Series([fn(r) for r in rows], index=frame.index, dtype=object)
 
 
 # --- rules on one row ------------------------------------------------------------------
@@ -397,14 +432,17 @@ def _subject_columns(frame) -> list[str]:
 
 
 def _levels(frame, ctx, subject: tuple, metric: str, period: str) -> list[tuple[float, float]]:
+    return _per_frame(frame, "levels", _level_index).get((subject, metric, period), [])
+
+
+def _level_index(frame) -> dict[tuple, list[tuple[float, float]]]:
+    """Every stated level of the frame by (subject, metric, period): built once, looked up per row."""
     cols = _subject_columns(frame)
-    rows = frame[(frame["metric"] == metric) & (frame["period"] == period) & (frame["comparator"] != "missing")]
-    out = []
-    for r in rows.to_dict("records"):
-        if tuple(r[c] for c in cols) != subject:
-            continue
-        out.append(_interval_of(r, absolute=True))
-    return out
+    index: dict[tuple, list[tuple[float, float]]] = {}
+    for r in _per_frame(frame, "records", lambda f: f.to_dict("records")):
+        if r["comparator"] != "missing":
+            index.setdefault((tuple(r[c] for c in cols), r["metric"], r["period"]), []).append(_interval_of(r, absolute=True))
+    return index
 
 
 def _interval_of(r, absolute: bool = False) -> tuple[float, float]:

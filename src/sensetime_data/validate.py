@@ -113,8 +113,9 @@ def validate(root: Path | None = None) -> Report:
     report.frames = {n: typed(t, report.frames[n]) for n, t in report.tables.items()}
     ctx, notices = _context(root, report, lines["sources"])
     report.notices += notices
-    for name, table in report.tables.items():
-        report.problems += _values(root, table, report.frames, ctx, lines[name])
+    with rules.shared_rows():  # the frames do not change while their rules run
+        for name, table in report.tables.items():
+            report.problems += _values(root, table, report.frames, ctx, lines[name])
     report.texts = ctx.texts
     report.ledger = ledger.coverage(report.frames, ctx.texts)
     report.problems += _ledger_problems(report)
