@@ -107,7 +107,7 @@ def test_arbitrary_queries_beyond_the_limit_are_refused_at_once_and_pages_still_
                    settings={**SETTINGS, "sql_time_limit_ms": 1000})
     charts = [c["query"] for c in metadata["plugins"]["datasette-dashboards"]["sensetime"]["charts"].values()]
     hostile = MOST_SQL_AT_ONCE + 6
-    where = "(select count(*) from observations a, observations b, observations c) > 0"
+    where = "(select count(*) from observations a, observations b, observations c, observations d) > 0"
 
     async def together():
         await ds.invoke_startup()
@@ -172,8 +172,9 @@ def test_an_unexpected_error_is_a_500_that_names_no_file():
 
 def test_a_stopped_query_is_logged_without_its_html(ds, caplog):
     with caplog.at_level(logging.WARNING, logger="sensetime_data.serve"):
+        # four observations cross-joined: 2.5e10 rows, past the time limit on any machine
         get(ds, "/sensetime/financials.json", _where="(select count(*) from observations a, observations b, "
-            "observations c) > 0")
+            "observations c, observations d) > 0")
     (line,) = [r.getMessage() for r in caplog.records if r.name == "sensetime_data.serve"]
     assert line.startswith("400 GET /sensetime/financials.json") and "SQL query took too long" in line
     assert "<" not in line and "querySelector" not in line
