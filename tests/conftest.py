@@ -4,6 +4,7 @@ import hashlib
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -57,6 +58,14 @@ def good_copy(tmp_path_factory) -> Path:
 def built(good_copy) -> Path:
     """The build/ directory of the good copy."""
     return good_copy / "build"
+
+
+@pytest.fixture(scope="session")
+def db(built):
+    """A read-only connection to the good build's database."""
+    con = sqlite3.connect(f"file:{built / 'sensetime.db'}?mode=ro", uri=True)
+    yield con
+    con.close()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -136,13 +135,6 @@ def browser():
 @pytest.fixture(scope="module")
 def site(served):
     return served[1]
-
-
-@pytest.fixture(scope="module")
-def db(built):
-    con = sqlite3.connect(f"file:{built / 'sensetime.db'}?mode=ro", uri=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The built outputs: SQLite, Parquet and Datasette metadata, checked against the schemas."""
 
 import csv
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +13,6 @@ from sensetime_data.build import arrow_schema
 from sensetime_data.schema import OBSERVATION_COLUMNS
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_contract.py"
-
-
-@pytest.fixture(scope="module")
-def db(built):
-    con = sqlite3.connect(f"file:{built / 'sensetime.db'}?mode=ro", uri=True)
-    yield con
-    con.close()
 
 
 def csv_rows(path):

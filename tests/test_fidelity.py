@@ -1,7 +1,6 @@
 """Every printed figure kept and every doubt recorded as data: ranges, period basis, context, the ledger's pages."""
 
 import re
-import sqlite3
 from collections import Counter
 
 import pandas as pd
@@ -26,13 +25,6 @@ def report(root):
 def ctx(report):
     f = report.frames
     return rules.Context(metrics=f["metrics"], periods=f["periods"], units=f["units"], sources=f["sources"])
-
-
-@pytest.fixture(scope="module")
-def db(built):
-    con = sqlite3.connect(f"file:{built / 'sensetime.db'}?mode=ro", uri=True)
-    yield con
-    con.close()
 
 
 def messages(rule, frame, ctx) -> list[str]:

@@ -3,7 +3,6 @@
 import asyncio
 import html
 import re
-import sqlite3
 from urllib.parse import parse_qsl
 
 import pyarrow.parquet as pq
@@ -40,13 +39,6 @@ def metadata(built):
 @pytest.fixture(scope="module")
 def datasette(built, metadata):
     return Datasette(immutables=[str(built / "sensetime.db")], metadata=metadata, settings=SETTINGS)
-
-
-@pytest.fixture(scope="module")
-def db(built):
-    con = sqlite3.connect(f"file:{built / 'sensetime.db'}?mode=ro", uri=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")
