@@ -8,7 +8,6 @@ installed package. The tests run in this file's order: the later ones add the ex
 """
 
 import json
-import os
 import subprocess
 import sys
 import tarfile
