@@ -85,3 +85,16 @@ def test_a_quote_across_inline_tags_is_found_and_one_across_paragraphs_needs_the
          quote="连续三年蝉联中国计算机视觉应用市场份额第一(根据IDC及沙利文报告)。 如何走出象牙塔：让AI无所不及 人工智能技术")
     _, out = run(capsys, "--root", str(broken_copy), "validate")
     assert "quote_in_source" not in out and "quote_is_unique" not in out, out
+
+
+def test_validate_json_gives_the_results_alone(broken_copy, capsys):
+    import json
+
+    line = edit(broken_copy, "financials", REVENUE_FY2022, unit="ghost_unit")
+    code, out = run(capsys, "--root", str(broken_copy), "validate", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["valid"] is False
+    assert result["counts"]["problems"] == len(result["problems"]) >= 1
+    assert {"file": "tables/financials.csv", "line": line, "column": "unit"}.items() <= next(
+        p for p in result["problems"] if p["column"] == "unit").items()
+    assert set(result) == {"valid", "counts", "problems", "notices", "coverage"}

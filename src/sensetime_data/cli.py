@@ -29,7 +29,13 @@ def _report(report) -> int:
 def cmd_validate(args) -> int:
     from .validate import validate
 
-    return _report(validate(args.root))
+    report = validate(args.root)
+    if args.json:
+        import json
+
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return 0 if report.ok else 1
+    return _report(report)
 
 
 def cmd_build(args) -> int:
@@ -167,7 +173,9 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--root", default=str(default_root()), help="the package directory (datapackage.json, tables/, schemas/)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("validate", help="check every table; one line per problem; exit 1 on any").set_defaults(fn=cmd_validate)
+    v = sub.add_parser("validate", help="check every table; one line per problem; exit 1 on any")
+    v.add_argument("--json", action="store_true", help="print the results as JSON: problems, notices, counts, coverage")
+    v.set_defaults(fn=cmd_validate)
     b = sub.add_parser("build", help="validate, then write build/ (SQLite, Parquet, Datasette metadata)")
     b.add_argument("--out", help="output directory (default: build/ in the package directory)")
     b.set_defaults(fn=cmd_build)

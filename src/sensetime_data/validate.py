@@ -22,7 +22,7 @@ import json
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -61,11 +61,29 @@ class Report:
     def ok(self) -> bool:
         return not self.problems
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "tables": len(self.tables),
+            "rows": sum(len(f) for f in self.frames.values()),
+            "facts": sum(len(self.frames[n]) for n, t in self.tables.items() if t.is_fact and n in self.frames),
+            "problems": len(self.problems),
+        }
+
     def summary(self) -> str:
-        rows = sum(len(f) for f in self.frames.values())
-        facts = sum(len(self.frames[n]) for n, t in self.tables.items() if t.is_fact and n in self.frames)
-        state = "valid" if self.ok else f"{len(self.problems)} problem(s)"
-        return f"{state}: {len(self.tables)} tables, {rows} rows, {facts} facts"
+        c = self.counts()
+        state = "valid" if self.ok else f"{c['problems']} problem(s)"
+        return f"{state}: {c['tables']} tables, {c['rows']} rows, {c['facts']} facts"
+
+    def to_json(self) -> dict:
+        """The results alone (no frames), for `validate --json`: problems, notices, counts, ledger coverage."""
+        return {
+            "valid": self.ok,
+            "counts": self.counts(),
+            "problems": [asdict(p) for p in self.problems],
+            "notices": self.notices,
+            "coverage": [{"source_id": c.source_id, "mentions": c.total, "unaccounted": [m.text for m in c.missing],
+                          "percent": round(c.percent, 1)} for c in self.ledger],
+        }
 
 
 def validate(root: Path | None = None) -> Report:
