@@ -42,16 +42,22 @@ def tables():
 
 
 @pytest.fixture(scope="session")
-def good_copy(tmp_path_factory) -> Path:
-    """A copy of the package with a good build in its build/ directory (quotes checked when the texts are found)."""
+def good_copy(tmp_path_factory):
+    """A copy of the package with a good build in its build/ directory (quotes checked when the texts are found).
+
+    The copies live elsewhere, so for the session SENSETIME_DATA_SEEDS points at the texts beside
+    the repository; it is restored when the session ends.
+    """
     root = tmp_path_factory.mktemp("good") / "pkg"
     copy_inputs(ROOT, root)
+    env = pytest.MonkeyPatch()
     found = seeds_dir(ROOT)
-    if found:  # the copy lives elsewhere: point it at the texts beside the repo
-        os.environ[SEEDS_ENV] = str(found)
+    if found:
+        env.setenv(SEEDS_ENV, str(found))
     report = build(root)
     assert report.ok, "\n".join(map(str, report.problems))
-    return root
+    yield root
+    env.undo()
 
 
 @pytest.fixture(scope="session")
