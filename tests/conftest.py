@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from helpers import installed, wait_for
+
 from sensetime_data.build import build
-from sensetime_data.serve import free_port
 from sensetime_data.schema import read_tables
+from sensetime_data.serve import free_port
 from sensetime_data.sources import SEEDS_ENV, seeds_dir
 
 ROOT = Path(__file__).resolve().parents[1]

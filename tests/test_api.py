@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import installed, read_rows
 
 import sensetime_data as sd
-from helpers import installed, read_rows
 from sensetime_data.schema import ROOT_ENV
 
 HEAVY = ("frictionless", "pandera", "datasette", "sqlite_utils", "pyarrow")

@@ -12,9 +12,9 @@ import json
 import shutil
 
 import pytest
-
 from conftest import ROOT, tree_digest
 from helpers import CITY_SHARE_1H2023, REVENUE_FY2022, delete, duplicate, edit, read_rows, run, write_rows
+
 from sensetime_data.schema import line_of
 from sensetime_data.sources import seeds_dir
 
@@ -437,13 +437,13 @@ def test_bad_input_is_rejected_in_one_line_and_build_is_kept(case, broken_copy, 
     before = tree_digest(broken_copy / "build")
     code, out = run(capsys, "--root", str(broken_copy), "build")
     assert code == 1, f"build accepted it:\n{out}"
-    problems = [l for l in out.splitlines() if l.startswith(f"{file}:")]
+    problems = [ln for ln in out.splitlines() if ln.startswith(f"{file}:")]
     assert problems, f"no problem names {file}:\n{out}"
     if column and line is not None:
         expected = f"{file}:{line}: {column}: {rule}: "
-        assert any(l.startswith(expected) for l in problems), f"no line starts {expected!r}:\n{out}"
+        assert any(ln.startswith(expected) for ln in problems), f"no line starts {expected!r}:\n{out}"
     elif column:
-        assert any(f": {column}: {rule}: " in l for l in problems), f"no {column}/{rule}:\n{out}"
+        assert any(f": {column}: {rule}: " in ln for ln in problems), f"no {column}/{rule}:\n{out}"
     assert "build failed; build/ left as it was" in out
     assert tree_digest(broken_copy / "build") == before
 

@@ -103,6 +103,7 @@ def test_datasette_metadata_describes_every_table_and_column(built, tables):
 def test_two_builds_are_byte_identical(good_copy, tmp_path, monkeypatch):
     """Same tables, two builds: every output file the same bytes (the build time from SOURCE_DATE_EPOCH)."""
     from conftest import tree_digest
+
     from sensetime_data.build import build
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")

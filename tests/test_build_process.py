@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-import sensetime_data.build as build_module
 from conftest import ROOT, copy_inputs, tree_digest
 from helpers import REVENUE_FY2022, edit, find, installed, read_rows, run
+
+import sensetime_data.build as build_module
 from sensetime_data.build import CURRENT, OUTPUTS, build, write_descriptor
 from sensetime_data.schema import dump_json, inputs_digest, package_descriptor
 from sensetime_data.serve import is_stale
@@ -293,7 +293,7 @@ def test_a_build_killed_at_any_file_operation_leaves_one_whole_build_and_the_nex
     seen = set()
     for step in range(1, len(done) + 1):
         out = old_build(builds, tmp_path / f"step{step}")
-        assert killed_at(step, lambda: build(builds.new, out)) == -signal.SIGKILL, step
+        assert killed_at(step, lambda out=out: build(builds.new, out)) == -signal.SIGKILL, step
         seen.add(whole(builds, out))  # never a new database beside old Parquet files
         assert build(builds.new, out).ok
         assert whole(builds, out) == "new" and leftovers(out) == [], (step, leftovers(out))
@@ -315,7 +315,7 @@ def test_a_build_from_before_generations_is_taken_over_without_mixing_builds(bui
         assert build(builds.new, out).ok
     for step in range(1, len(done) + 1):
         out = plain_build(tmp_path / f"step{step}")
-        assert killed_at(step, lambda: build(builds.new, out)) == -signal.SIGKILL, step
+        assert killed_at(step, lambda out=out: build(builds.new, out)) == -signal.SIGKILL, step
         seen = shown(builds, out)
         # the one moment a directory cannot be renamed over: parquet/ is set aside, then linked
         assert len(set(seen.values()) - {None}) == 1 and [k for k, v in seen.items() if v is None] in ([], ["parquet"])

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pandas as pd
 import pytest
-
 from helpers import edit, run
+
 from sensetime_data import rules
 from sensetime_data.ledger import mentions
 from sensetime_data.validate import validate
@@ -237,5 +237,5 @@ def test_a_translation_that_changes_a_figure_is_rejected(broken_copy, capsys):
                 quote_en="Up 36.4% year on year to 48亿元 (RMB 4.8 billion)")
     code, out = run(capsys, "--root", str(broken_copy), "validate")
     assert code == 1
-    problem = next(l for l in out.splitlines() if "quote_en_keeps_numbers" in l)
+    problem = next(ln for ln in out.splitlines() if "quote_en_keeps_numbers" in ln)
     assert problem.startswith(f"tables/financials.csv:{line}: quote_en: quote_en_keeps_numbers: ") and "47亿" in problem, problem

@@ -12,8 +12,15 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from sensetime_data.plugin import (LIMITS, MOST_RESULT_BYTES, MOST_SQL_AT_ONCE, RETRY_AFTER_S, describe,
-                                   prepare_connection, repeats_too_often)
+from sensetime_data.plugin import (
+    LIMITS,
+    MOST_RESULT_BYTES,
+    MOST_SQL_AT_ONCE,
+    RETRY_AFTER_S,
+    describe,
+    prepare_connection,
+    repeats_too_often,
+)
 from sensetime_data.serve import SETTINGS
 
 RUNAWAY = "with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r"

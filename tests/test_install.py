@@ -15,11 +15,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, tree_digest
 from helpers import read_rows, wait_for
-from sensetime_data.serve import free_port
 from test_wheel import clean_env, fresh_clone
+
+from sensetime_data.serve import free_port
 
 CONSTRAINTS = ROOT / "requirements" / "ci.txt"  # the versions CI tests; pip takes them from its cache
 NOT_RUNTIME = ("frictionless", "pandera", "datasette", "datasette_dashboards", "sqlite_utils", "yaml")

@@ -3,8 +3,8 @@
 import re
 
 import pytest
-
 from helpers import delete, run
+
 from sensetime_data.ledger import mentions
 from sensetime_data.sources import fold
 from sensetime_data.validate import validate
@@ -40,10 +40,10 @@ def test_every_source_is_fully_accounted_for(report):
 
 def test_validate_prints_coverage_of_each_source(root, seeds, capsys):
     code, out = run(capsys, "--root", str(root), "validate")
-    lines = [l for l in out.splitlines() if "coverage" in l]
+    lines = [ln for ln in out.splitlines() if "coverage" in ln]
     assert code == 0
     assert len(lines) == 5
-    assert all("coverage 100.0%" in l for l in lines), lines
+    assert all("coverage 100.0%" in ln for ln in lines), lines
 
 
 def test_a_number_in_a_quote_counts_only_where_a_row_prints_it(broken_copy, seeds, capsys):
@@ -52,7 +52,7 @@ def test_a_number_in_a_quote_counts_only_where_a_row_prints_it(broken_copy, seed
     code, out = run(capsys, "--root", str(broken_copy), "ledger", "--source", "zxjw_fy2021")
     assert code == 1
     assert "zxjw_fy2021: coverage " in out and "coverage 100.0%" not in out
-    open_lines = [l for l in out.splitlines() if l.startswith("  zxjw_fy2021 @")]
+    open_lines = [ln for ln in out.splitlines() if ln.startswith("  zxjw_fy2021 @")]
     assert len(open_lines) == 1 and "同比增长[36.4]%至47亿元" in open_lines[0], out
 
 
@@ -60,8 +60,8 @@ def test_ledger_lists_a_mention_whose_exclusion_was_removed(broken_copy, seeds, 
     delete(broken_copy, "exclusions", {"source_id": "shzqb_aidc", "excerpt": "1月21日晚间"})
     code, out = run(capsys, "--root", str(broken_copy), "ledger", "--source", "shzqb_aidc")
     assert code == 1
-    open_lines = [l for l in out.splitlines() if l.startswith("  shzqb_aidc @")]
-    assert [l.split(": ", 1)[1].split()[0] for l in open_lines] == ["1", "21"], out
+    open_lines = [ln for ln in out.splitlines() if ln.startswith("  shzqb_aidc @")]
+    assert [ln.split(": ", 1)[1].split()[0] for ln in open_lines] == ["1", "21"], out
     assert "[1]月21日晚间" in open_lines[0]
     assert out.splitlines()[-1].startswith("2 numeric mention(s) not accounted for")
 
@@ -69,7 +69,7 @@ def test_ledger_lists_a_mention_whose_exclusion_was_removed(broken_copy, seeds, 
 def test_ledger_on_complete_sources_lists_nothing(root, seeds, capsys):
     code, out = run(capsys, "--root", str(root), "ledger")
     assert code == 0
-    assert not [l for l in out.splitlines() if l.startswith("  ")]
+    assert not [ln for ln in out.splitlines() if ln.startswith("  ")]
     assert out.splitlines()[-1].startswith("0 numeric mention(s)")
 
 
@@ -87,8 +87,8 @@ def test_every_cell_of_the_interim_decks_benchmark_tables_is_a_row(report, seeds
     mb = report.frames["model_benchmarks"]
     mb = mb[mb["source_id"] == "deck_1h2023"]
     names = {
-        **dict(zip(report.frames["models"]["model_id"], report.frames["models"]["name"])),
-        **dict(zip(report.frames["benchmarks"]["benchmark_id"], report.frames["benchmarks"]["name"])),
+        **dict(zip(report.frames["models"]["model_id"], report.frames["models"]["name"], strict=False)),
+        **dict(zip(report.frames["benchmarks"]["benchmark_id"], report.frames["benchmarks"]["name"], strict=False)),
     }
     rows = {(fold(q), r, names[m], names[b]) for q, r, m, b in mb[["quote", "as_reported", "model_id", "benchmark_id"]].itertuples(index=False)}
 

@@ -4,11 +4,10 @@ import json
 import subprocess
 
 import pytest
+from helpers import installed
 
 from sensetime_data.schema import FACT_COLUMNS, dump_json, package_descriptor
 from sensetime_data.validate import cited_sources, validate
-
-from helpers import installed
 
 CONTRACT_TABLES = ["segments", "financials", "compute_capacity", "automotive_partners", "model_benchmarks"]
 

@@ -5,11 +5,11 @@ import csv
 import re
 import shutil
 
+from conftest import ROOT, copy_inputs
+from helpers import read_rows, write_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, copy_inputs
-from helpers import read_rows, write_rows
 from sensetime_data.schema import read_tables
 from sensetime_data.validate import validate
 

@@ -15,11 +15,10 @@ import urllib.request
 
 import pytest
 import yaml
-
 from helpers import installed, wait_for
+
 from sensetime_data.plugin import MOST_SQL_AT_ONCE, RETRY_AFTER_S
 from sensetime_data.serve import free_port
-
 
 RUNAWAY = "with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r"
 
@@ -74,7 +73,7 @@ def test_csv_exports_cannot_run_as_formulas(served):
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
     assert rows and {r["comparator"] for r in rows} <= {"'=", "'≈", "≈", ">", "<", "range", "missing"}
     for row in rows:
-        for column, cell in row.items():
+        for cell in row.values():
             if cell[:1] in ("=", "+", "-", "@"):
                 float(cell)  # only plain numbers (-19, -14.3) keep a leading sign
     assert any(r["as_reported"] == "'+1.3%" for r in rows) and any(r["value"] == "-19.0" for r in rows)

@@ -370,7 +370,7 @@ def test_every_mark_links_to_the_rows_behind_it(datasette, charts):
         else:
             assert encodings(chart["display"])["href"] == {"field": "href", "type": "nominal"}, slug
             links = [r["href"] for r in data]
-        for link, datum in zip(links, data):
+        for link, datum in zip(links, data, strict=False):
             path, _, query = link.partition("?")
             behind = rows(datasette, f"{path}.json?{query}")
             assert behind, f"{slug}: {link} shows no rows"

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_inputs
 from helpers import edit, read_rows
+
 from sensetime_data import translation
+from sensetime_data.ledger import coverage
 from sensetime_data.read import read_table
 from sensetime_data.schema import read_tables
-from sensetime_data.ledger import coverage
 from sensetime_data.sources import SEEDS_ENV, read_texts
 from sensetime_data.translation import added_numbers, missing_numbers, quote_en_keeps_numbers
 from sensetime_data.validate import validate

@@ -5,6 +5,7 @@ import subprocess
 from conftest import copy_inputs
 from helpers import REVENUE_FY2022, edit, installed, run
 
+
 def test_real_tables_are_valid_and_quotes_were_checked(root, seeds, capsys):
     code, out = run(capsys, "--root", str(root), "validate")
     assert code == 0, out
@@ -26,7 +27,7 @@ def test_growth_that_disagrees_with_its_levels_is_caught(broken_copy, capsys):
     edit(broken_copy, "financials", REVENUE_FY2022, value="4500", as_reported="45 亿元", quote="45 亿元")
     code, out = run(capsys, "--root", str(broken_copy), "validate")
     assert code == 1
-    assert any(": value: growth_matches_levels: revenue_growth -19" in l for l in out.splitlines()), out
+    assert any(": value: growth_matches_levels: revenue_growth -19" in ln for ln in out.splitlines()), out
 
 
 def test_margin_that_disagrees_with_profit_and_revenue_is_caught(broken_copy, capsys):
@@ -35,8 +36,8 @@ def test_margin_that_disagrees_with_profit_and_revenue_is_caught(broken_copy, ca
          quote="30 亿元")
     code, out = run(capsys, "--root", str(broken_copy), "validate")
     assert code == 1
-    assert any(": value: ratio_matches_parts: gross_margin 67 disagrees with gross_profit / revenue in FY2022" in l
-               for l in out.splitlines()), out
+    assert any(": value: ratio_matches_parts: gross_margin 67 disagrees with gross_profit / revenue in FY2022" in ln
+               for ln in out.splitlines()), out
 
 
 def test_change_of_a_stock_is_checked_against_year_end_levels(broken_copy, capsys):
@@ -46,7 +47,7 @@ def test_change_of_a_stock_is_checked_against_year_end_levels(broken_copy, capsy
     code, out = run(capsys, "--root", str(broken_copy), "validate")
     assert code == 1
     assert any(": value: change_matches_levels: cities_served_change 22 disagrees with cities_served in 2022-12-31 and "
-               "2021-12-31" in l for l in out.splitlines()), out
+               "2021-12-31" in ln for ln in out.splitlines()), out
 
 
 def test_validate_without_source_texts_skips_quotes_and_says_so(root, monkeypatch, tmp_path, capsys):
@@ -65,7 +66,7 @@ def test_a_named_seeds_directory_is_never_skipped(root, monkeypatch, tmp_path, c
     code, out = run(capsys, "--root", str(root), "validate")
     assert code == 1
     assert "quote check skipped" not in out
-    assert any(l.startswith("tables/sources.csv:1: file: source_text: ") and "typo" in l for l in out.splitlines()), out
+    assert any(ln.startswith("tables/sources.csv:1: file: source_text: ") and "typo" in ln for ln in out.splitlines()), out
 
 
 def test_a_target_dated_after_its_source_passes_when_its_note_says_so(broken_copy, capsys):

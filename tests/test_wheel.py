@@ -13,10 +13,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-import sensetime_data as sd
 from conftest import ROOT, copy_inputs, tree_digest
 from helpers import REVENUE_FY2022, edit, installed, read_rows
+
+import sensetime_data as sd
 from sensetime_data.serve import is_stale
 from sensetime_data.sources import SEEDS_ENV, seeds_dir
 

@@ -254,4 +254,4 @@ def _table_list() -> str:
     return "\n\nTables and views:\n\n" + "\n".join(lines)
 
 
-load.__doc__ += _table_list()
+load.__doc__ = (load.__doc__ or "") + _table_list()

@@ -39,6 +39,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 
 import pandas as pd
@@ -232,10 +233,10 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 def _build_time() -> str:
     """Now, or $SOURCE_DATE_EPOCH when set, so that a rebuild can be byte-identical in every file."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     return moment.replace(microsecond=0).isoformat()
 
 
@@ -286,16 +287,16 @@ def write_sqlite(path: Path, report: Report) -> None:
     try:
         for name, table in report.tables.items():
             pk = table.primary_key
-            db[name].create(
+            db.table(name).create(
                 {f["name"]: SQL_TYPES[f.get("type", "string")] for f in table.output_fields},
                 pk=pk[0] if len(pk) == 1 else tuple(pk),
                 foreign_keys=[fk for fk in table.foreign_keys],
                 not_null={f["name"] for f in table.output_fields if table.required(f["name"])},
             )
-            db[name].insert_all(records(table, output_frame(table, report.frames)))
+            db.table(name).insert_all(records(table, output_frame(table, report.frames)))
             for column, _, _ in table.foreign_keys:
                 if pk != [column]:
-                    db[name].create_index([column], find_unique_name=True)
+                    db.table(name).create_index([column], find_unique_name=True)
         add_labels(db, report.tables)
         add_dictionary(db, report.tables)
         db.execute(f"create view observations as {observations_sql(report.tables)}")

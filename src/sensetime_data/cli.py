@@ -88,7 +88,9 @@ def cmd_ledger(args) -> int:
         from .ledger_html import write_pages
         from .sources import seeds_dir
 
-        counts = write_pages(report, Path(args.html), seeds_dir(Path(args.root)), args.datasette)
+        seeds = seeds_dir(Path(args.root))
+        assert seeds is not None  # report.texts were read from it
+        counts = write_pages(report, Path(args.html), seeds, args.datasette)
         print(f"wrote {Path(args.html) / 'index.html'} and a page for each of {len(counts)} sources (the source texts: keep them private)")
     return 1 if open_mentions or report.problems else 0
 
@@ -145,7 +147,10 @@ def missing_extra(extra: str) -> bool:
         spec, _, marker = requirement.partition(";")
         if not re.search(rf"""extra\s*==\s*['"]{extra}['"]""", marker):
             continue
-        name, extras = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^]]*)\])?", spec).groups()
+        found = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^]]*)\])?", spec)
+        if found is None:
+            continue
+        name, extras = found.groups()
         if name == "sensetime-data":  # an extra that brings another (site brings curate)
             if any(missing_extra(e.strip()) for e in (extras or "").split(",") if e.strip()):
                 return True

@@ -78,8 +78,9 @@ def page(source: dict, raw: str, text: str, found: list[Mark], primary_keys: dic
         out.append(_plain(text, at, m.mention.start, breaks))
         inner = html.escape(m.mention.text)
         if m.kind == "recorded":
-            table = m.row["_table"]
-            inner = f'<a href="{html.escape(row_url(table, primary_keys[table], m.row, base))}">{inner}</a>'
+            row = m.row or {}
+            table = row["_table"]
+            inner = f'<a href="{html.escape(row_url(table, primary_keys[table], row, base))}">{inner}</a>'
         out.append(f'<mark class="{m.kind}" title="{html.escape(_title(m))}">{inner}</mark>')
         at = m.mention.end
     out.append(_plain(text, at, len(text), breaks))

@@ -38,7 +38,7 @@ def check(tables: dict[str, Table], root: Path) -> list[SchemaFileError]:
         if name not in tables:
             problems.append(SchemaFileError(f"schemas/{name}.json", 0, f"the meta-schema requires table {name!r}, which "
                                             f"has no schema: restore schemas/{name}.json and its CSV", RULE))
-    for name, table in tables.items():
+    for table in tables.values():
         problems += _check_table(table, tables, m, _rel(table.schema_file, root))
     return problems + _observations_sql(tables, m, root)
 
@@ -74,7 +74,7 @@ def _check_table(table: Table, tables: dict[str, Table], m: dict, file: str) -> 
         if not FIELD_NAME.match(name):
             out.append(field_problem(name, f"field name {name!r} must be letters, digits and underscores"))
         out += [field_problem(name, message) for message in _options(f, m["allowed"])]
-        constraints = f.get("constraints") if isinstance(f.get("constraints"), dict) else {}
+        constraints: dict = f["constraints"] if isinstance(f.get("constraints"), dict) else {}
         if (name == "metric" or name.endswith("_id")) and not (
                 constraints.get("pattern") == m["identifiers"]["pattern"] or constraints.get("enum")):
             out.append(field_problem(name, f"an id field keeps the pattern {m['identifiers']['pattern']!r} or an enum"))
@@ -168,7 +168,7 @@ def _keys(table: Table, tables: dict[str, Table], fields: dict, problem, field_p
             out.append(problem('"primaryKey"', str(name), f"the primary key names {name!r}, which is not a field"))
     for fk in d.get("foreignKeys", []) if isinstance(d.get("foreignKeys", []), list) else [None]:
         ref = fk.get("reference") if isinstance(fk, dict) else None
-        if not isinstance(ref, dict) or "fields" not in fk or "fields" not in ref or "resource" not in ref:
+        if not isinstance(fk, dict) or not isinstance(ref, dict) or "fields" not in fk or "fields" not in ref or "resource" not in ref:
             out.append(problem('"foreignKeys"', "-",
                                f"a foreign key needs fields and a reference with a resource and fields: {fk!r}"))
             continue

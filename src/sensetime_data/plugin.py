@@ -243,9 +243,9 @@ def log_line(request, status: int, title: str | None, message: str, exception: E
     text = re.sub(r"<(textarea|script).*?</\1>|<[^>]+>", " ", str(message), flags=re.S)  # Datasette's HTML
     line = f"{status} {request.method} {target[:200]}: {title or type(exception).__name__}: {text}"
     if status == 500:
-        frame = traceback.extract_tb(exception.__traceback__)[-1:] or [None]
-        if frame[0]:
-            line += f" ({type(exception).__name__} at {Path(frame[0].filename).name}:{frame[0].lineno})"
+        frames = traceback.extract_tb(exception.__traceback__)
+        if frames:
+            line += f" ({type(exception).__name__} at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
     return " ".join(line.split())[:400]  # one line, whatever the message holds
 
 

@@ -65,7 +65,7 @@ def read_raw(table: Table) -> tuple[pd.DataFrame, list[int]]:
 
 def typed(table: Table, raw: pd.DataFrame) -> pd.DataFrame:
     """Convert the string frame of ``read_raw`` to the schema's types."""
-    out = {}
+    out: dict[str, object] = {}
     for f in table.fields:
         name, kind = f["name"], f.get("type", "string")
         col = raw[name] if name in raw else pd.Series([""] * len(raw), dtype=str)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import weakref
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -111,7 +112,7 @@ def parse_printed(text: str) -> Printed | None:
     return Printed(number, step, multiplier, tail, sign, bound)
 
 
-def unit_scale(unit: str, printed: Printed) -> float | None:
+def unit_scale(unit: str, printed: Printed) -> float:
     """Factor from the printed number (times its multiplier) to the canonical unit."""
     rest = printed.rest.lower()
     if unit == "CNY_million":
@@ -143,6 +144,7 @@ def printed_range(as_reported: str, unit: str) -> tuple[float, float] | None:
     m = _RANGE.search(as_reported)
     if m:
         high = parse_printed(as_reported[m.start(2):])
+        assert high is not None  # the range's second number
         scale = unit_scale(unit, high) * high.multiplier
         return float(m.group(1)) * scale, float(m.group(2)) * scale
     m = _DIGIT_COUNT.search(as_reported)
@@ -151,7 +153,9 @@ def printed_range(as_reported: str, unit: str) -> tuple[float, float] | None:
         return 10.0 ** (digits - 1), 10.0 ** digits - 1
     m = _ORDER.search(as_reported)
     if m:  # 千亿: every count of 亿 with four digits; 万亿: with five
-        scale = unit_scale(unit, parse_printed("1" + as_reported[m.end():]))
+        one = parse_printed("1" + as_reported[m.end():])
+        assert one is not None
+        scale = unit_scale(unit, one)
         low, step = MULTIPLIERS[m.group()] * scale, MULTIPLIERS[m.group()[-1]] * scale
         return low, low * 10 - step
     return None
@@ -161,7 +165,8 @@ def last_place(value: float) -> float:
     """The place of the last significant digit: 34000 → 1000, 6.7 → 0.1."""
     if not value:
         return 0.0
-    return float(Decimal(1).scaleb(Decimal(repr(abs(value))).normalize().as_tuple().exponent))
+    exponent = Decimal(repr(abs(value))).normalize().as_tuple().exponent
+    return float(Decimal(1).scaleb(int(exponent)))
 
 
 def interval(value: float, comparator: str, half: float) -> tuple[float, float]:
@@ -243,6 +248,9 @@ class Context:
         return None if p is None else self._period_by_dates.get(("date", p["end"], p["end"]))
 
 
+# Every rule: the typed frame of one table and the context in, one message per row out ("" where it passes).
+Rule = Callable[[pd.DataFrame, "Context"], pd.Series]
+
 _SHARED: dict[tuple[int, str], tuple[weakref.ref, object]] | None = None
 
 
@@ -318,7 +326,7 @@ def as_reported_matches_value(frame, ctx):
             ends = printed_range(str(r["as_reported"]), str(r["unit"]))
             if ends is None:
                 return f"comparator is `range` but no range can be read in {r['as_reported']!r}"
-            if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(ends, (r["value"], r["value_high"]))):
+            if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(ends, (r["value"], r["value_high"]), strict=False)):
                 return (f"{r['as_reported']!r} reads as {ends[0]:g} to {ends[1]:g} {r['unit']}, "
                         f"but value and value_high are {r['value']:g} and {r['value_high']:g}")
             return ""
@@ -374,7 +382,7 @@ def unit_is_metric_unit(frame, ctx):
 
 def period_fits_metric(frame, ctx):
     """A stock (a level at a date) has an as-of date or month; a flow has a period, not a day."""
-    kinds = dict(zip(ctx.periods["period"], ctx.periods["kind"]))
+    kinds = dict(zip(ctx.periods["period"], ctx.periods["kind"], strict=False))
 
     def check(r):
         m, kind = ctx.metric(r["metric"]), kinds.get(r["period"])
@@ -412,7 +420,7 @@ def inferred_period_is_ambiguous(frame, ctx):
 
 def publication_period_is_published(frame, ctx):
     """A fact dated by its source's publication (`period_basis` = `publication`) carries that month or day."""
-    published = dict(zip(ctx.sources["source_id"], ctx.sources["published"])) if len(ctx.sources) else {}
+    published = dict(zip(ctx.sources["source_id"], ctx.sources["published"], strict=False)) if len(ctx.sources) else {}
 
     def check(r):
         day = published.get(r["source_id"])
@@ -472,7 +480,8 @@ def _level_pair(frame, ctx, subject: tuple, level: str, period: str):
 
 
 def _between(ctx, level: str, period: str) -> str:
-    return "{} in {} and {}".format(level, *_level_periods(ctx, level, period))
+    periods = _level_periods(ctx, level, period)
+    return f"{level} in {periods[0]} and {periods[1]}" if periods else level
 
 
 def _related(frame, ctx, relation: str, compute, describe):
@@ -654,9 +663,9 @@ def _last_day(published: str) -> pd.Timestamp | None:
 def dated_after_source(frame, ctx):
     """A fact's period ends no later than its source was published (or is the month it was published in),
     unless the note or the metric marks it as a target or forecast (the words `target` or `forecast`)."""
-    periods = ({p: (k, s, e) for p, k, s, e in zip(*(ctx.periods[c] for c in ("period", "kind", "start", "end")))}
+    periods = ({p: (k, s, e) for p, k, s, e in zip(*(ctx.periods[c] for c in ("period", "kind", "start", "end")), strict=False)}
                if len(ctx.periods) else {})
-    published = dict(zip(ctx.sources["source_id"], ctx.sources["published"])) if len(ctx.sources) else {}
+    published = dict(zip(ctx.sources["source_id"], ctx.sources["published"], strict=False)) if len(ctx.sources) else {}
 
     def check(r):
         (kind, start, end), day = periods.get(r["period"], (None, None, None)), published.get(r["source_id"])

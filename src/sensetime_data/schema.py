@@ -111,16 +111,17 @@ class Table:
                 continue
             fields = [fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"]
             others = ref["fields"] if isinstance(ref["fields"], list) else [ref["fields"]]
-            out += [(f, ref["resource"] or self.name, o) for f, o in zip(fields, others)]
+            out += [(f, ref["resource"] or self.name, o) for f, o in zip(fields, others, strict=False)]
         return out
 
     @property
-    def observations(self) -> dict | None:
-        return self.descriptor.get("observations")
+    def observations(self) -> dict:
+        """The `observations` expressions of a fact table; empty for a lookup table."""
+        return self.descriptor.get("observations") or {}
 
     @property
     def is_fact(self) -> bool:
-        return self.observations is not None
+        return "observations" in self.descriptor
 
     @property
     def output_fields(self) -> list[dict]:
@@ -217,7 +218,7 @@ def package_descriptor(root: Path, cited: dict[str, list[str]] | None = None) ->
 
     package = read_package(root)
     sources = package.get("sources", [])
-    by_id = {s.get("name"): s for s in sources if isinstance(s, dict)} if isinstance(sources, list) else {}
+    by_id: dict[str, dict] = {str(s.get("name")): s for s in sources if isinstance(s, dict)} if isinstance(sources, list) else {}
     resources = []
     for name in schema_names(root):
         schema = _read_json(root / "schemas" / f"{name}.json", root)

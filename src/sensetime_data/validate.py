@@ -29,8 +29,17 @@ import pandas as pd
 
 from . import ledger, metaschema, rules, translation
 from .read import CSVFormatError, read_raw, typed
-from .schema import (FACT_COLUMNS, SchemaFileError, Table, default_root, dump_json, line_of, package_descriptor,
-                     read_package, read_tables)
+from .schema import (
+    FACT_COLUMNS,
+    SchemaFileError,
+    Table,
+    default_root,
+    dump_json,
+    line_of,
+    package_descriptor,
+    read_package,
+    read_tables,
+)
 from .sources import SEEDS_ENV, read_texts, seeds_dir
 
 
@@ -141,7 +150,7 @@ def validate(root: Path | None = None) -> Report:
     on_disk, wanted = (root / "datapackage.json").read_text("utf-8"), dump_json(package_descriptor(root, cited))
     if on_disk != wanted:  # build writes nothing outside build/: this file has a command of its own
         old, new = on_disk.splitlines(), wanted.splitlines()
-        line = next((i for i, (a, b) in enumerate(zip(old, new), 1) if a != b), min(len(old), len(new)) + 1)
+        line = next((i for i, (a, b) in enumerate(zip(old, new, strict=False), 1) if a != b), min(len(old), len(new)) + 1)
         report.problems.append(Problem("datapackage.json", line, "-", "stale",
                                        "differs from what schemas/ and the tables give: `sensetime-data docs` rewrites it"))
     return report
@@ -309,12 +318,12 @@ def _case_duplicates(root: Path, table: Table, raw: pd.DataFrame, lines: list[in
     keys = [table.primary_key] + [[f["name"]] for f in table.fields if f.get("constraints", {}).get("unique")]
     for key in dict.fromkeys(tuple(k) for k in keys if k and all(c in raw for c in k)):
         seen: dict[tuple, int] = {}
-        for index, values in zip(raw.index, raw[list(key)].itertuples(index=False)):
+        for index, values in zip(raw.index, raw[list(key)].itertuples(index=False), strict=False):
             folded = tuple(v.casefold() for v in values)
             if folded in seen and tuple(raw.loc[seen[folded], list(key)]) != tuple(values):
                 problems.append(Problem(_rel(table.csv, root), lines[index], "+".join(key), "case_duplicate",
                                         f"{'/'.join(values)!r} differs only in case from line {lines[seen[folded]]} "
-                                        f"({'/'.join(raw.loc[seen[folded], list(key)])!r})"))
+                                        f"({'/'.join(map(str, raw.loc[seen[folded], list(key)]))!r})"))
             seen.setdefault(folded, index)
     return problems
 
@@ -340,7 +349,7 @@ def _context(root: Path, report: Report, source_lines: list[int]) -> tuple[rules
         return ctx, ["quote check skipped, and the ledger: source texts not found (set SENSETIME_DATA_SEEDS to their directory)"]
     sources = frames["sources"].to_dict("records")
     ctx.texts, missing = read_texts(sources, seeds)
-    line_of_source = dict(zip((s["source_id"] for s in sources), source_lines))
+    line_of_source = dict(zip((s["source_id"] for s in sources), source_lines, strict=False))
     for line in missing:
         source_id = line.split(":")[0]
         named = f" (named by {SEEDS_ENV})" if os.environ.get(SEEDS_ENV) else ""
@@ -364,7 +373,7 @@ def _ledger_problems(report: Report) -> list[Problem]:
     return problems
 
 
-def table_rules(table: Table) -> dict[str, tuple[str, object]]:
+def table_rules(table: Table) -> dict[str, tuple[str, rules.Rule]]:
     """The rules of ``rules`` that apply to a table, by name: (column, function)."""
     cols = set(table.columns)
     out = {}
