@@ -50,7 +50,6 @@ from pathlib import Path
 
 import httpx
 import yaml
-
 from load import CLI, ROOT, percentile, stop, url, wait_until_up
 
 from sensetime_data.plugin import LIMITS, MOST_RESULT_BYTES, MOST_SQL_AT_ONCE

@@ -66,7 +66,7 @@ def merge_csv(text: str, columns: list[str], english: dict, where: str) -> tuple
             for row in rows:
                 row[zh + 1:zh + 1] = [f"{column}_en" if row is header else ""]
         en = header.index(f"{column}_en")
-        for row, line in zip(rows[1:], lines[1:]):
+        for row, line in zip(rows[1:], lines[1:], strict=False):
             text_zh = row[zh] if zh < len(row) else ""
             if not text_zh:
                 continue
