@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import installed, wait_for
 
 from sensetime_data.build import build
@@ -64,6 +65,12 @@ def good_copy(tmp_path_factory):
 def built(good_copy) -> Path:
     """The build/ directory of the good copy."""
     return good_copy / "build"
+
+
+@pytest.fixture(scope="session")
+def metadata(built) -> dict:
+    """The good build's Datasette metadata."""
+    return yaml.safe_load((built / "metadata.yml").read_text("utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ import time
 from urllib.parse import quote
 
 import pytest
-import yaml
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{2}")
@@ -135,11 +134,6 @@ def browser():
 @pytest.fixture(scope="module")
 def site(served):
     return served[1]
-
-
-@pytest.fixture(scope="module")
-def metadata(built):
-    return yaml.safe_load((built / "metadata.yml").read_text("utf-8"))
 
 
 @pytest.fixture(scope="module")

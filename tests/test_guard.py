@@ -9,7 +9,6 @@ from pathlib import Path
 
 import datasette
 import pytest
-import yaml
 from datasette.app import Datasette
 
 from sensetime_data.plugin import (
@@ -25,11 +24,6 @@ from sensetime_data.serve import SETTINGS
 
 RUNAWAY = "with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r"
 BLOB_ROWS = "with recursive r(i) as (select 1 union all select i + 1 from r limit 2000) select zeroblob(99999) from r"
-
-
-@pytest.fixture(scope="module")
-def metadata(built):
-    return yaml.safe_load((built / "metadata.yml").read_text("utf-8"))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from urllib.parse import parse_qsl
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from datasette.app import Datasette
 from datasette.utils import tilde_encode
 
@@ -29,11 +28,6 @@ QUERY_SAMPLES = {
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{2}")
 BOM = b"\xef\xbb\xbf"
-
-
-@pytest.fixture(scope="module")
-def metadata(built):
-    return yaml.safe_load((built / "metadata.yml").read_text("utf-8"))
 
 
 @pytest.fixture(scope="module")
