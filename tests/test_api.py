@@ -54,13 +54,13 @@ def test_load_gives_every_table_typed(packaged, tables):
     for name, table in tables.items():
         frame = sd.load(name)
         assert len(frame) == len(read_rows(packaged / "tables" / f"{name}.csv")), name
-        assert list(frame.columns) == [f["name"] for f in table.output_fields], name
+        assert list(frame.columns) == [f.name for f in table.output_fields], name
         for f in table.output_fields:
-            column = frame[f["name"]]
-            if f.get("type") == "date":
-                assert pd.api.types.is_datetime64_dtype(column), (name, f["name"], column.dtype)
-            if "enum" in f.get("constraints", {}):
-                assert list(column.cat.categories) == f["constraints"]["enum"], (name, f["name"])
+            column = frame[f.name]
+            if f.type == "date":
+                assert pd.api.types.is_datetime64_dtype(column), (name, f.name, column.dtype)
+            if f.enum:
+                assert list(column.cat.categories) == f.enum, (name, f.name)
     periods = sd.load("periods").set_index("period")
     assert periods.loc["FY2022", "start"] == pd.Timestamp("2022-01-01")
     assert sd.load("financials")["value"].dtype == "float64"

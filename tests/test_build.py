@@ -23,7 +23,7 @@ def csv_rows(path):
 def test_every_table_is_in_the_database_with_all_its_rows(db, tables, root):
     for name, table in tables.items():
         columns = [r[1] for r in db.execute(f"pragma table_info({name})")]
-        assert columns == [f["name"] for f in table.output_fields], name
+        assert columns == [f.name for f in table.output_fields], name
         assert db.execute(f"select count(*) from {name}").fetchone()[0] == csv_rows(root / "tables" / f"{name}.csv")
 
 
@@ -75,11 +75,11 @@ def test_parquet_files_follow_the_schemas_with_every_row(built, tables, root):
     for name, table in tables.items():
         path = built / "parquet" / f"{name}.parquet"
         schema = pq.read_schema(path)
-        assert schema.names == [f["name"] for f in table.output_fields], name
+        assert schema.names == [f.name for f in table.output_fields], name
         for f in table.output_fields:
-            kind = f.get("type", "string")
-            expected = pa.dictionary(pa.int32(), pa.string()) if "enum" in f.get("constraints", {}) and kind == "string" else ARROW[kind]
-            assert schema.field(f["name"]).type == expected, f"{name}.{f['name']}"
+            kind = f.type
+            expected = pa.dictionary(pa.int32(), pa.string()) if f.enum and kind == "string" else ARROW[kind]
+            assert schema.field(f.name).type == expected, f"{name}.{f.name}"
         assert pq.read_metadata(path).num_rows == csv_rows(root / "tables" / f"{name}.csv"), name
 
 
@@ -96,7 +96,7 @@ def test_datasette_metadata_describes_every_table_and_column(built, tables):
     assert metadata["title"] and metadata["license"] and metadata["source"]
     for name, table in tables.items():
         assert described[name]["description"] == table.description
-        assert described[name]["columns"] == {f["name"]: f["description"] for f in table.output_fields}, name
+        assert described[name]["columns"] == {f.name: f.description for f in table.output_fields}, name
     assert {"observations", "fact_agreement"} <= set(described)
 
 

@@ -25,10 +25,10 @@ def test_duckdb_reads_the_parquet_files_as_the_database_holds_them(built, tables
         parquet = f"read_parquet('{built / 'parquet' / f'{name}.parquet'}')"
         duck_types = {row[0]: row[1] for row in duck.execute(f"describe select * from {parquet}").fetchall()}
         sqlite_types = {row[1]: row[2] for row in db.execute(f'pragma table_info("{name}")')}
-        assert list(duck_types) == [f["name"] for f in table.output_fields], name
+        assert list(duck_types) == [f.name for f in table.output_fields], name
         for f in table.output_fields:
-            kind = f.get("type", "string")
-            assert (duck_types[f["name"]], sqlite_types[f["name"]]) == (DUCKDB[kind], SQLITE[kind]), (name, f["name"])
+            kind = f.type
+            assert (duck_types[f.name], sqlite_types[f.name]) == (DUCKDB[kind], SQLITE[kind]), (name, f.name)
         columns = ", ".join(f'"{c}"' for c in duck_types)
         from_duck = [tuple(map(plain, row)) for row in duck.execute(f"select {columns} from {parquet}").fetchall()]
         from_sqlite = db.execute(f'select {columns} from "{name}"').fetchall()

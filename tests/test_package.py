@@ -38,7 +38,7 @@ def test_every_table_and_field_is_described(tables):
     for name, table in tables.items():
         assert table.title and table.description, name
         for f in table.fields:
-            assert f.get("description"), f"{name}.{f['name']} has no description"
+            assert f.description, f"{name}.{f.name} has no description"
         assert table.primary_key, f"{name} has no primary key"
 
 
@@ -85,15 +85,15 @@ def test_pandera_schemas_are_generated_from_the_table_schemas(root, tables):
         schema = to_pandera(table, frames, ctx)
         assert list(schema.columns) == table.columns, name
         for f in table.fields:
-            column = schema.columns[f["name"]]
-            assert column.nullable == (not table.required(f["name"])), f"{name}.{f['name']}"
+            column = schema.columns[f.name]
+            assert column.nullable == (not table.required(f.name)), f"{name}.{f.name}"
             checks = {c.name for c in column.checks}
-            if "enum" in f.get("constraints", {}):
-                assert "isin" in checks, f"{name}.{f['name']} lost its enum"
-            if "pattern" in f.get("constraints", {}):
-                assert "str_matches" in checks, f"{name}.{f['name']} lost its pattern"
-            if any(fk[0] == f["name"] for fk in table.foreign_keys):
-                assert "foreign_key" in checks, f"{name}.{f['name']} lost its foreign key"
+            if f.enum:
+                assert "isin" in checks, f"{name}.{f.name} lost its enum"
+            if "pattern" in f.constraints:
+                assert "str_matches" in checks, f"{name}.{f.name} lost its pattern"
+            if any(fk[0] == f.name for fk in table.foreign_keys):
+                assert "foreign_key" in checks, f"{name}.{f.name} lost its foreign key"
         assert {c.name for c in schema.checks} == set(table_rules(table)), name
 
 
@@ -104,4 +104,4 @@ def test_data_dictionary_is_current(root):
     assert (root / DICTIONARY).read_text("utf-8") == data_dictionary(report), "run `sensetime-data docs`"
     for name, table in report.tables.items():
         for f in table.fields:
-            assert f"| `{f['name']}` | {f.get('type', 'string')} |" in data_dictionary(report), (name, f["name"])
+            assert f"| `{f.name}` | {f.type} |" in data_dictionary(report), (name, f.name)

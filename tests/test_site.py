@@ -99,7 +99,7 @@ def test_every_table_and_view_page_answers_with_all_rows(datasette, tables, db_c
 
 def test_data_dictionary_lists_every_column_of_every_table_and_the_derived_dates(datasette, tables, facts):
     listed = {(r["table_name"], r["column_name"]): r for r in rows(datasette, "/sensetime/data_dictionary.json")}
-    assert set(listed) == {(n, f["name"]) for n, t in tables.items() for f in t.output_fields}
+    assert set(listed) == {(n, f.name) for n, t in tables.items() for f in t.output_fields}
     for name in facts:
         for derived in DERIVED_FIELDS:
             assert listed[(name, derived["name"])]["description"] == derived["description"]

@@ -20,35 +20,15 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .schema import OBSERVATION_COLUMNS, Table, default_root
+from .schema import OBSERVATION_COLUMNS, Field, Table, default_root
+from .views import VIEWS, view_fields
 
 if TYPE_CHECKING:
     import frictionless
     import pandas as pd
 
-VIEWS = ("observations", "fact_agreement")
 
 # The columns of the views that no fact table has; the others are described by the fact tables' schemas.
-VIEW_FIELDS = {
-    "topic": {"type": "string", "description": "What the fact is about: `financials`, `segments`, `compute`, "
-              "`auto`, `models`, `benchmarks` or `market`."},
-    "subject": {"type": "string", "description": "Whom the figure is of: `company`, a segment id, a compute scope, "
-                "a model, a market."},
-    "metric": {"type": "string", "description": "What the figure measures: a metric id, or for a benchmark score "
-               "the benchmark."},
-    "context": {"type": "string", "description": "What else tells the fact apart: a benchmark score's evaluation, "
-                "a compute figure's scope; empty where nothing does."},
-    "fact_table": {"type": "string", "description": "The fact table the row comes from."},
-    "sources": {"type": "integer", "description": "How many sources state the fact."},
-    "statements": {"type": "string", "description": "Each source's figure as printed: `source_id: as_reported`, "
-                   "joined by ` | `."},
-    "min_value": {"type": "number", "description": "The smallest `value` the sources give, in `unit`."},
-    "max_value": {"type": "number", "description": "The largest `value` the sources give, in `unit`."},
-    "values_agree": {"type": "boolean", "description": "1 when every source gives the same value (and the same "
-                     "high end of a range), 0 otherwise."},
-}
-
-
 class UnknownTableError(KeyError):
     """A table name the package does not have; the message lists the ones it has."""
 
@@ -92,11 +72,9 @@ def tables(*, root: str | Path | None = None) -> pd.DataFrame:
     """Every table and view of the package: name, kind, title, description and number of rows."""
     import pandas as pd
 
-    from .site import VIEWS as VIEW_DESCRIPTIONS
-
     root = _root(root)
     entries = [(n, "table", r.get("title"), r.get("description")) for n, r in sorted(_resources(root).items())]
-    entries += [(n, "view", n.replace("_", " ").capitalize(), VIEW_DESCRIPTIONS[n]) for n in VIEWS]
+    entries += [(n, "view", v.title, v.description) for n, v in VIEWS.items()]
     with closing(connect(root=root)) as con:
         counts = {n: con.execute(f'select count(*) from "{n}"').fetchone()[0] for n, *_ in entries}
     return pd.DataFrame([{"name": n, "kind": k, "title": t, "description": d, "rows": counts[n]}
@@ -181,51 +159,36 @@ def _read_sql(con: sqlite3.Connection, query: str, params: dict | None) -> pd.Da
     return pd.read_sql_query(query, con, params=params)
 
 
-def _view(name: str, columns, root: Path, resources: dict) -> tuple[str, str, list[dict]]:
-    """Title, description and fields of a view: its own columns from VIEW_FIELDS, the rest from the fact schemas."""
-    from .site import VIEWS as VIEW_DESCRIPTIONS
-
-    fact_fields: dict[str, dict] = {}
-    for table_name, resource in resources.items():
-        table = _table(table_name, root, resource)
-        if table.is_fact:
-            for f in table.output_fields:
-                fact_fields.setdefault(f["name"], f)
-    fields = [{"name": c, **(VIEW_FIELDS.get(c) or fact_fields.get(c) or {"type": "string", "description": ""})}
-              for c in columns]
-    return name.replace("_", " ").capitalize(), VIEW_DESCRIPTIONS[name], fields
+def _view(name: str, columns, root: Path, resources: dict) -> tuple[str, str, list[Field]]:
+    """Title, description and fields of a view: its own columns' and, for the rest, the fact schemas'."""
+    described = view_fields(name, {n: _table(n, root, r) for n, r in resources.items()})
+    fields = [described.get(c) or Field(c, "string", "", {}) for c in columns]
+    return VIEWS[name].title, VIEWS[name].description, fields
 
 
-def _typed(frame: pd.DataFrame, fields: list[dict]) -> pd.DataFrame:
-    """The schema's types, whichever file the frame came from (Parquet, SQLite or CSV)."""
+def _typed(frame: pd.DataFrame, fields: list[Field]) -> pd.DataFrame:
+    """The fields' dtypes, whichever file the frame came from (Parquet, SQLite or CSV)."""
     import pandas as pd
 
     for f in fields:
-        name, kind = f["name"], f.get("type", "string")
-        if name not in frame:
+        if f.name not in frame:
             continue
-        column = frame[name]
-        if kind == "date":
-            frame[name] = pd.to_datetime(column).astype("datetime64[s]")
-        elif kind == "boolean":
-            frame[name] = column.astype("boolean" if column.isna().any() else "bool")
-        elif kind == "integer":
-            frame[name] = column.astype("Int64")
-        elif kind == "number":
-            frame[name] = column.astype("float64")
-        elif "enum" in f.get("constraints", {}):
-            frame[name] = column.astype(pd.CategoricalDtype(f["constraints"]["enum"]))
-        else:
-            frame[name] = column.astype("str")  # a column with no value at all would be object
+        column = frame[f.name]
+        if f.type == "date":
+            frame[f.name] = pd.to_datetime(column).astype(f.pandas_dtype)
+        elif f.type == "boolean":  # a view's boolean has no `required`: bool when no row lacks it
+            frame[f.name] = column.astype("boolean" if column.isna().any() else "bool")
+        else:  # a str column with no value at all would otherwise be object
+            frame[f.name] = column.astype(f.pandas_dtype)
     return frame
 
 
-def _columns(frame: pd.DataFrame, fields: list[dict]) -> dict[str, dict]:
-    by_name = {f["name"]: f for f in fields}
+def _columns(frame: pd.DataFrame, fields: list[Field]) -> dict[str, dict]:
+    by_name = {f.name: f for f in fields}
     columns = {}
     for name in frame.columns:
-        f = by_name.get(name, {})
-        entry = {"type": f.get("type", "string"), "description": f.get("description", "")}
+        f = by_name.get(name) or Field(name, "string", "", {})
+        entry = {"type": f.type, "description": f.description}
         if entry["type"] in ("number", "integer") and "unit" in frame and name != "unit":
             entry["unit_column"] = "unit"  # the unit differs from row to row: each row's `unit` names it
         columns[name] = entry
@@ -247,10 +210,8 @@ def _table_list() -> str:
         resources = _resources(default_root())
     except (OSError, ValueError):
         return ""
-    from .site import VIEWS as VIEW_DESCRIPTIONS
-
     lines = [f"    {n}: {r.get('title', '')}. {r.get('description', '')}" for n, r in sorted(resources.items())]
-    lines += [f"    {n} (view): {VIEW_DESCRIPTIONS[n]}" for n in VIEWS]
+    lines += [f"    {n} (view): {v.description}" for n, v in VIEWS.items()]
     return "\n\nTables and views:\n\n" + "\n".join(lines)
 
 

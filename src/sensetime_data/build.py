@@ -47,14 +47,12 @@ import pandas as pd
 from .schema import PERIOD_DATES, Table, default_root, dump_json, inputs_digest, package_descriptor
 from .site import add_dictionary, add_labels, add_search, datasette_metadata
 from .validate import Problem, Report, cited_sources, validate
+from .views import VIEWS
 
 OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
 CURRENT = "current"
 GENERATION = ".gen-"  # every directory or link a build makes besides the outputs starts so
 LEFTOVERS = (GENERATION, ".staging-")  # .staging-: what builds before generations left
-
-SQL_TYPES = {"string": str, "number": float, "integer": int, "boolean": int, "date": str}
-
 
 class BuildError(Exception):
     def __init__(self, problems: list[Problem]):
@@ -260,19 +258,18 @@ def output_frame(table: Table, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return frame
     dates = frames["periods"].set_index("period")[list(PERIOD_DATES.values())]
     frame = frame.join(dates.set_axis(list(PERIOD_DATES), axis=1), on="period")
-    return frame[[f["name"] for f in table.output_fields]]
+    return frame[table.output_columns]
 
 
 def records(table: Table, frame: pd.DataFrame) -> list[dict]:
     """Rows as plain Python values for SQLite: dates as ISO text, booleans as 0/1, NULL for missing."""
     out = frame.copy()
     for f in table.output_fields:
-        name = f["name"]
-        if f.get("type") == "date":
-            out[name] = out[name].dt.strftime("%Y-%m-%d")
-        elif f.get("type") == "boolean":
-            out[name] = out[name].astype("Int64")
-        out[name] = out[name].astype(object).where(out[name].notna(), None)
+        if f.type == "date":
+            out[f.name] = out[f.name].dt.strftime("%Y-%m-%d")
+        elif f.type == "boolean":
+            out[f.name] = out[f.name].astype("Int64")
+        out[f.name] = out[f.name].astype(object).where(out[f.name].notna(), None)
     return out.to_dict("records")
 
 
@@ -288,10 +285,10 @@ def write_sqlite(path: Path, report: Report) -> None:
         for name, table in report.tables.items():
             pk = table.primary_key
             db.table(name).create(
-                {f["name"]: SQL_TYPES[f.get("type", "string")] for f in table.output_fields},
+                {f.name: f.sql_type for f in table.output_fields},
                 pk=pk[0] if len(pk) == 1 else tuple(pk),
                 foreign_keys=[fk for fk in table.foreign_keys],
-                not_null={f["name"] for f in table.output_fields if table.required(f["name"])},
+                not_null={f.name for f in table.output_fields if f.required},
             )
             db.table(name).insert_all(records(table, output_frame(table, report.frames)))
             for column, _, _ in table.foreign_keys:
@@ -299,8 +296,8 @@ def write_sqlite(path: Path, report: Report) -> None:
                     db.table(name).create_index([column], find_unique_name=True)
         add_labels(db, report.tables)
         add_dictionary(db, report.tables)
-        db.execute(f"create view observations as {observations_sql(report.tables)}")
-        db.execute(f"create view fact_agreement as {AGREEMENT_SQL}")
+        for name, view in VIEWS.items():
+            db.execute(f"create view {name} as {view.sql(report.tables)}")
         add_search(db, report.tables)
         broken = db.execute("pragma foreign_key_check").fetchall()
         db.conn.commit()
@@ -311,54 +308,15 @@ def write_sqlite(path: Path, report: Report) -> None:
                           for t, r, o, _ in broken])
 
 
-def observations_sql(tables: dict[str, Table]) -> str:
-    parts = []
-    for name, table in tables.items():
-        if not table.is_fact:
-            continue
-        obs = table.observations
-        parts.append(
-            f"select {obs['topic']} as topic, {obs['subject']} as subject, {obs['metric']} as metric, "
-            f"{obs.get('context', 'null')} as context, period, period_start, period_end, value, value_high, unit, "
-            f"comparator, as_reported, source_id, quote, period_basis, ambiguous, note, '{name}' as fact_table from {name}"
-        )
-    return "\nunion all\n".join(parts)
-
-
-AGREEMENT_SQL = """
-select topic, subject, metric, context, period, period_start, period_end, unit,
-       count(distinct source_id) as sources,
-       group_concat(source_id || ': ' || as_reported, ' | ') as statements,
-       min(value) as min_value, max(value) as max_value,
-       case when min(value) = max(value) and min(coalesce(value_high, value)) = max(coalesce(value_high, value))
-            then 1 else 0 end as values_agree
-from observations
-where comparator != 'missing'
-group by topic, subject, metric, context, period, period_start, period_end, unit
-having count(distinct source_id) > 1
-"""
-
-
 # --- Parquet -----------------------------------------------------------------------------
 
 
 def arrow_schema(table: Table):
-    """The Parquet schema of a table: dates as date32, enums as dictionaries (categories)."""
+    """The Parquet schema of a table: each field's Arrow type, nullability and description."""
     import pyarrow as pa
 
-    def arrow_type(f):
-        kind = f.get("type", "string")
-        if kind == "string" and "enum" in f.get("constraints", {}):
-            return pa.dictionary(pa.int32(), pa.string())
-        return {"string": pa.string(), "number": pa.float64(), "integer": pa.int64(),
-                "boolean": pa.bool_(), "date": pa.date32()}[kind]
-
-    fields = [
-        pa.field(f["name"], arrow_type(f), nullable=not table.required(f["name"]),
-                 metadata={"description": f.get("description", "")})
-        for f in table.output_fields
-    ]
-    return pa.schema(fields, metadata={"title": table.title, "description": table.description})
+    return pa.schema([f.arrow_field() for f in table.output_fields],
+                     metadata={"title": table.title, "description": table.description})
 
 
 def write_parquet(directory: Path, report: Report) -> None:
@@ -370,7 +328,7 @@ def write_parquet(directory: Path, report: Report) -> None:
         schema = arrow_schema(table)
         frame = output_frame(table, report.frames).copy()
         for f in table.output_fields:
-            if f.get("type") == "date":
-                frame[f["name"]] = frame[f["name"]].dt.date
+            if f.type == "date":
+                frame[f.name] = frame[f.name].dt.date
         arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         pq.write_table(arrow.replace_schema_metadata(schema.metadata), directory / f"{name}.parquet")

@@ -11,23 +11,15 @@ what exists. Each violation is one problem naming the schema file, its line and 
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
-from functools import cache
 from pathlib import Path
 
-from .schema import SchemaFileError, Table, line_of
+from .schema import SchemaFileError, Table, line_of, meta
 
-META = Path(__file__).with_name("metaschema.json")
 RULE = "meta-schema"
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # names go into SQL, file names and URLs
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@cache
-def meta() -> dict:
-    return json.loads(META.read_text("utf-8"))
 
 
 def check(tables: dict[str, Table], root: Path) -> list[SchemaFileError]:
@@ -49,7 +41,7 @@ def _rel(path: Path, root: Path) -> str:
 
 def _check_table(table: Table, tables: dict[str, Table], m: dict, file: str) -> list[SchemaFileError]:
     d = table.descriptor
-    fields = {f["name"]: f for f in table.fields}
+    fields = {f["name"]: f for f in d["fields"]}
 
     def problem(needle: str, column: str, message: str) -> SchemaFileError:
         return SchemaFileError(file, line_of(table.schema_file, needle) if needle else 1, message, RULE, column)
@@ -66,7 +58,7 @@ def _check_table(table: Table, tables: dict[str, Table], m: dict, file: str) -> 
             out.append(problem(f'"{key}"', "-", f"{key!r} is not a schema option this package honours "
                                f"({', '.join(m['allowed']['schema'])})"))
     seen = set()
-    for f in table.fields:
+    for f in d["fields"]:
         name = f["name"]
         if name in seen:
             out.append(field_problem(name, f"field {name!r} is defined twice"))
@@ -79,6 +71,7 @@ def _check_table(table: Table, tables: dict[str, Table], m: dict, file: str) -> 
                 constraints.get("pattern") == m["identifiers"]["pattern"] or constraints.get("enum")):
             out.append(field_problem(name, f"an id field keeps the pattern {m['identifiers']['pattern']!r} or an enum"))
     out += _keys(table, tables, fields, problem, field_problem)
+    out += _rules(table, m, problem)
     if table.name in m["fact_tables"]:
         spec = m["fact_table"]
         out += _fields(spec["fields"], fields, field_problem, f"a fact table ({table.name})", problem)
@@ -98,6 +91,30 @@ def _check_table(table: Table, tables: dict[str, Table], m: dict, file: str) -> 
             out.append(problem('"primaryKey"', "+".join(table.primary_key) or "-",
                                f"the primary key of {table.name} must be {'+'.join(spec['primaryKey'])}"))
     out += _references(table, tables, m["references"], problem)
+    return out
+
+
+def _rules(table: Table, m: dict, problem) -> list[SchemaFileError]:
+    """The rules a schema declares exist and name its columns, and keep those the meta-schema requires."""
+    from .rules import RULES
+
+    declared = table.descriptor.get("rules", [])
+    if not isinstance(declared, list) or not all(isinstance(r, str) for r in declared):
+        return [problem('"rules"', "-", "rules must be a list of rule names")]
+    out = []
+    for name in declared:
+        if name not in RULES:
+            out.append(problem(f'"{name}"', "-", f"{name!r} is not a rule of sensetime_data.rules"))
+        elif RULES[name][0] not in table.columns:
+            out.append(problem(f'"{name}"', RULES[name][0], f"rule {name!r} checks column {RULES[name][0]!r}, which the table lacks"))
+    if table.name in m["fact_tables"]:
+        required = m["fact_table"]["rules"] + (m["fact_table"]["metric_rules"] if "metric" in table.columns else [])
+    else:
+        required = m["lookup_tables"].get(table.name, {}).get("rules", [])
+    missing = [r for r in required if r not in declared]
+    if missing:
+        out.append(problem('"rules"' if "rules" in table.descriptor else "", "-",
+                           f"the meta-schema requires the rules {', '.join(missing)}: a schema may add rules, not drop them"))
     return out
 
 

@@ -1,8 +1,6 @@
 """Read a table's CSV into a typed DataFrame, as its schema says.
 
-Types: ``number`` → float64, ``integer`` → Int64 (a missing count stays missing),
-``boolean`` → bool (nullable ``boolean`` when optional), ``date`` → datetime64,
-a string with an ``enum`` constraint → categorical with the enum's categories.
+The dtypes are the fields' (``schema.Field.pandas_dtype``); this module parses the text.
 """
 
 from __future__ import annotations
@@ -64,25 +62,19 @@ def read_raw(table: Table) -> tuple[pd.DataFrame, list[int]]:
 
 
 def typed(table: Table, raw: pd.DataFrame) -> pd.DataFrame:
-    """Convert the string frame of ``read_raw`` to the schema's types."""
+    """Convert the string frame of ``read_raw`` to the dtypes of the table's fields (``Field.pandas_dtype``)."""
     out: dict[str, object] = {}
     for f in table.fields:
-        name, kind = f["name"], f.get("type", "string")
-        col = raw[name] if name in raw else pd.Series([""] * len(raw), dtype=str)
-        missing = col.eq("")
-        if kind == "number":
-            out[name] = pd.to_numeric(col.where(~missing), errors="coerce").astype("float64")
-        elif kind == "integer":
-            out[name] = pd.to_numeric(col.where(~missing), errors="coerce").astype("Int64")
-        elif kind == "boolean":
-            values = col.map(lambda v: True if v in TRUE else False if v in FALSE else pd.NA)
-            out[name] = values.astype("bool" if table.required(name) else "boolean")
-        elif kind == "date":
-            out[name] = pd.to_datetime(col.where(~missing), format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
-        elif "enum" in f.get("constraints", {}):
-            out[name] = pd.Categorical(col.where(~missing), categories=f["constraints"]["enum"])
+        col = raw[f.name] if f.name in raw else pd.Series([""] * len(raw), dtype=str, index=raw.index)
+        present = col.where(col.ne(""))
+        if f.type in ("number", "integer"):
+            out[f.name] = pd.to_numeric(present, errors="coerce").astype(f.pandas_dtype)
+        elif f.type == "boolean":
+            out[f.name] = col.map(lambda v: True if v in TRUE else False if v in FALSE else pd.NA).astype(f.pandas_dtype)
+        elif f.type == "date":
+            out[f.name] = pd.to_datetime(present, format="%Y-%m-%d", errors="coerce").astype(f.pandas_dtype)
         else:
-            out[name] = col.where(~missing).astype("str")
+            out[f.name] = present.astype(f.pandas_dtype)
     return pd.DataFrame(out, index=raw.index)
 
 

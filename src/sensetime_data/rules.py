@@ -20,8 +20,9 @@ from functools import cached_property
 
 import pandas as pd
 
-from .schema import FACT_COLUMNS
+from .schema import Table
 from .sources import fold
+from .translation import keeps_numbers
 
 # --- reading a printed figure -------------------------------------------------------
 
@@ -215,6 +216,7 @@ class Context:
     units: pd.DataFrame = field(default_factory=pd.DataFrame)
     sources: pd.DataFrame = field(default_factory=pd.DataFrame)
     texts: dict[str, str] = field(default_factory=dict)  # folded source texts; empty when absent
+    table: Table | None = None  # the table whose frame the rules read; its key says what a fact is about
 
     @cached_property
     def _metrics_by_id(self) -> dict[str, dict]:
@@ -433,19 +435,18 @@ def publication_period_is_published(frame, ctx):
 # --- rules across rows -------------------------------------------------------------------
 
 
-def _subject_columns(frame) -> list[str]:
-    """The columns naming what a fact is about (segment_id, scope, model_id, ...): all but the fact columns."""
-    skip = {*FACT_COLUMNS, "metric", "third_party"}
-    return [c for c in frame.columns if c not in skip]
+def _subject_columns(ctx: Context) -> list[str]:
+    if ctx.table is None:
+        raise ValueError("a rule across rows needs Context.table, the table whose rows it compares")
+    return ctx.table.subject_columns
 
 
 def _levels(frame, ctx, subject: tuple, metric: str, period: str) -> list[tuple[float, float]]:
-    return _per_frame(frame, "levels", _level_index).get((subject, metric, period), [])
+    return _per_frame(frame, "levels", lambda f: _level_index(f, _subject_columns(ctx))).get((subject, metric, period), [])
 
 
-def _level_index(frame) -> dict[tuple, list[tuple[float, float]]]:
+def _level_index(frame, cols: list[str]) -> dict[tuple, list[tuple[float, float]]]:
     """Every stated level of the frame by (subject, metric, period): built once, looked up per row."""
-    cols = _subject_columns(frame)
     index: dict[tuple, list[tuple[float, float]]] = {}
     for r in _per_frame(frame, "records", lambda f: f.to_dict("records")):
         if r["comparator"] != "missing":
@@ -486,7 +487,7 @@ def _between(ctx, level: str, period: str) -> str:
 
 def _related(frame, ctx, relation: str, compute, describe):
     """Shared body of the growth, change and ratio rules."""
-    cols = _subject_columns(frame)
+    cols = _subject_columns(ctx)
 
     def check(r):
         m = ctx.metric(r["metric"])
@@ -537,7 +538,7 @@ def shares_sum_to_100(frame, ctx):
     """Shares of a total (`metrics.share_of_total`) of one period and source add up to 100 ± 2
     when every subject is present, and to no more than 102 when some are missing."""
     shares = set(ctx.metrics.loc[ctx.metrics["share_of_total"].astype(bool), "metric"])
-    cols = _subject_columns(frame)
+    cols = _subject_columns(ctx)
     rows = frame[frame["metric"].isin(shares) & (frame["comparator"] != "missing")]
     if rows.empty:
         return pd.Series("", index=frame.index, dtype=object)
@@ -554,26 +555,6 @@ def shares_sum_to_100(frame, ctx):
             return f"{r['metric']} of {r['period']} in {r['source_id']} sums to {total:g} with parts missing"
         return ""
     return _messages(frame, check)
-
-
-ROW_RULES = {
-    "value_empty_when_missing": ("value", value_empty_when_missing),
-    "value_in_unit_range": ("value", value_in_unit_range),
-    "as_reported_matches_value": ("as_reported", as_reported_matches_value),
-    "as_reported_in_quote": ("as_reported", as_reported_in_quote),
-    "value_high_only_for_ranges": ("value_high", value_high_only_for_ranges),
-    "inferred_period_is_ambiguous": ("period_basis", inferred_period_is_ambiguous),
-    "publication_period_is_published": ("period", publication_period_is_published),
-    "quote_in_source": ("quote", quote_in_source),
-}
-METRIC_RULES = {
-    "unit_is_metric_unit": ("unit", unit_is_metric_unit),
-    "period_fits_metric": ("period", period_fits_metric),
-    "growth_matches_levels": ("value", growth_matches_levels),
-    "change_matches_levels": ("value", change_matches_levels),
-    "ratio_matches_parts": ("value", ratio_matches_parts),
-    "shares_sum_to_100": ("value", shares_sum_to_100),
-}
 
 
 # --- provenance, sign and dates (issue 10) -------------------------------------------------
@@ -741,16 +722,32 @@ def published_is_a_date(frame, ctx):
                      f"{r['published']!r} is not a real date")
 
 
-ROW_RULES.update({
+# Every rule by name, with the column its problems name. A schema declares the rules of its table
+# (``rules``); the meta-schema says which rules each table must keep. Without the source texts
+# the rules that read them pass every row, and the build says the checks were skipped.
+RULES: dict[str, tuple[str, Rule]] = {
+    "value_empty_when_missing": ("value", value_empty_when_missing),
+    "value_in_unit_range": ("value", value_in_unit_range),
+    "as_reported_matches_value": ("as_reported", as_reported_matches_value),
+    "as_reported_in_quote": ("as_reported", as_reported_in_quote),
+    "value_high_only_for_ranges": ("value_high", value_high_only_for_ranges),
+    "inferred_period_is_ambiguous": ("period_basis", inferred_period_is_ambiguous),
+    "publication_period_is_published": ("period", publication_period_is_published),
+    "quote_in_source": ("quote", quote_in_source),
+    "quote_is_visible_text": ("quote", quote_is_visible_text),
     "quote_says_more": ("quote", quote_says_more),
     "quote_is_unique": ("quote", quote_is_unique),
     "dated_after_source": ("period", dated_after_source),
-})
-METRIC_RULES.update({"value_fits_sign": ("value", value_fits_sign)})
-# Rules of tables with quoted text, by column, and of named lookup tables.
-TEXT_RULES = {"quote": {"quote_is_visible_text": ("quote", quote_is_visible_text)},
-              "excerpt": {"excerpt_is_visible_text": ("excerpt", excerpt_is_visible_text)}}
-TABLE_RULES = {
-    "periods": {"period_matches_dates": ("period", period_matches_dates)},
-    "sources": {"published_is_a_date": ("published", published_is_a_date)},
+    "unit_is_metric_unit": ("unit", unit_is_metric_unit),
+    "period_fits_metric": ("period", period_fits_metric),
+    "growth_matches_levels": ("value", growth_matches_levels),
+    "change_matches_levels": ("value", change_matches_levels),
+    "ratio_matches_parts": ("value", ratio_matches_parts),
+    "shares_sum_to_100": ("value", shares_sum_to_100),
+    "value_fits_sign": ("value", value_fits_sign),
+    "excerpt_in_source": ("excerpt", excerpt_in_source),
+    "excerpt_is_visible_text": ("excerpt", excerpt_is_visible_text),
+    "period_matches_dates": ("period", period_matches_dates),
+    "published_is_a_date": ("published", published_is_a_date),
+    **{f"{c}_en_keeps_numbers": (f"{c}_en", keeps_numbers(c)) for c in ("quote", "relationship", "caption", "claim")},
 }

@@ -15,23 +15,23 @@ Table Schema properties, a schema may carry:
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 ROOT_ENV = "SENSETIME_DATA_ROOT"
-FIELD_TYPES = ("string", "number", "integer", "boolean", "date")  # the Table Schema types read.typed reads
+FIELD_TYPES = ("string", "number", "integer", "boolean", "date")  # the Table Schema types this package reads
+META = Path(__file__).with_name("metaschema.json")
 # The contract's `observations` view, in order (see ../shared/DESIGN.md).
 OBSERVATION_COLUMNS = ("topic", "subject", "metric", "context", "period", "period_start", "period_end", "value",
                        "value_high", "unit", "comparator", "as_reported", "source_id", "quote", "period_basis", "ambiguous",
                        "note", "fact_table")
-FACT_COLUMNS = ["value", "value_high", "unit", "comparator", "as_reported", "period", "period_basis", "source_id", "quote",
-                "quote_en", "ambiguous", "note"]
 # Columns the build adds after `period` to every fact table (SQLite, Parquet, the views), from the
-# `periods` row of the period; the CSV files do not have them. Declared here once: the data
-# dictionary, the Datasette column descriptions and the Parquet schemas read them from here.
+# `periods` row of the period; the CSV files do not have them.
 PERIOD_DATES = {"period_start": "start", "period_end": "end"}  # derived column: column of `periods`
 DERIVED_FIELDS = (
     {"name": "period_start", "type": "date", "constraints": {"required": True},
@@ -40,6 +40,90 @@ DERIVED_FIELDS = (
      "description": "Last day of `period`, from `periods` (derived by the build; not in the CSV file): the time "
                     "order of facts, `order by period_end`. A stock's as-of date is its own start and end."},
 )
+
+
+@cache
+def meta() -> dict:
+    """The meta-schema (``metaschema.json``): what every schema must keep (see ``metaschema``)."""
+    return json.loads(META.read_text("utf-8"))
+
+
+# The columns every fact table ends with, in order: the meta-schema's fact-table fields.
+FACT_COLUMNS = list(meta()["fact_table"]["fields"])
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column, read from a Table Schema field; each output asks it for its own view of the type.
+
+    >>> f = Field.of({"name": "value", "type": "number", "description": "The figure."})
+    >>> f.pandas_dtype, f.sql_type, str(f.arrow_type())
+    ('float64', <class 'float'>, 'double')
+    """
+
+    name: str
+    type: str
+    description: str
+    constraints: dict
+    format: str | None = None
+
+    @classmethod
+    def of(cls, descriptor: dict) -> Field:
+        constraints = descriptor.get("constraints")
+        return cls(descriptor["name"], descriptor.get("type", "string"), descriptor.get("description", ""),
+                   constraints if isinstance(constraints, dict) else {}, descriptor.get("format"))
+
+    @property
+    def required(self) -> bool:
+        return bool(self.constraints.get("required"))
+
+    @property
+    def enum(self) -> list | None:
+        return self.constraints.get("enum")
+
+    @property
+    def pandas_dtype(self):
+        """The dtype of the column in a typed frame: float64, nullable Int64 (a missing count stays
+        missing), bool (nullable boolean when optional), datetime64[s], categorical for an enum, str."""
+        if self.type == "string" and self.enum:
+            import pandas as pd
+
+            return pd.CategoricalDtype(self.enum)
+        return {"number": "float64", "integer": "Int64", "date": "datetime64[s]", "string": "str",
+                "boolean": "bool" if self.required else "boolean"}[self.type]
+
+    @property
+    def sql_type(self) -> builtins.type:
+        """The SQLite column type (sqlite-utils' Python type): dates as ISO text, booleans as 0/1."""
+        return {"string": str, "number": float, "integer": int, "boolean": int, "date": str}[self.type]
+
+    def arrow_type(self):
+        """The Parquet type: dates as date32, enums as dictionaries (categories)."""
+        import pyarrow as pa
+
+        if self.type == "string" and self.enum:
+            return pa.dictionary(pa.int32(), pa.string())
+        return {"string": pa.string(), "number": pa.float64(), "integer": pa.int64(),
+                "boolean": pa.bool_(), "date": pa.date32()}[self.type]
+
+    def arrow_field(self):
+        import pyarrow as pa
+
+        return pa.field(self.name, self.arrow_type(), nullable=not self.required, metadata={"description": self.description})
+
+    def pandera_column(self, checks: list):
+        """The pandera column: this dtype, ``checks``, nullable unless required."""
+        import pandera.pandas as pa
+
+        return pa.Column(self.pandas_dtype, checks=checks, nullable=not self.required,
+                         unique=bool(self.constraints.get("unique")), name=self.name)
+
+    def dictionary_row(self, table: str, position: int) -> dict:
+        """The field's row in the data dictionary (the ``data_dictionary`` table, docs/data-dictionary.md)."""
+        shown = {k: v for k, v in self.constraints.items() if k != "required"}
+        return {"table_name": table, "position": position, "column_name": self.name, "type": self.type,
+                "required": int(self.required), "constraints": ", ".join(f"{k}: {v}" for k, v in shown.items()),
+                "description": self.description}
 
 
 class SchemaFileError(Exception):
@@ -74,14 +158,16 @@ def default_root() -> Path:
 
 @dataclass
 class Table:
+    """A table: its schema's descriptor, its fields and what the outputs need to know of it."""
+
     name: str
     descriptor: dict
     csv: Path
     schema_file: Path
-    fields: list[dict] = field(init=False)
+    fields: list[Field] = field(init=False)
 
     def __post_init__(self):
-        self.fields = self.descriptor["fields"]
+        self.fields = [Field.of(f) for f in self.descriptor["fields"]]
 
     @property
     def title(self) -> str:
@@ -93,7 +179,7 @@ class Table:
 
     @property
     def columns(self) -> list[str]:
-        return [f["name"] for f in self.fields]
+        return [f.name for f in self.fields]
 
     @property
     def primary_key(self) -> list[str]:
@@ -124,18 +210,34 @@ class Table:
         return "observations" in self.descriptor
 
     @property
-    def output_fields(self) -> list[dict]:
+    def rules(self) -> list[str]:
+        """The names of the rules (``rules.RULES``) the table is checked with, as its schema declares them."""
+        declared = self.descriptor.get("rules", [])
+        return [r for r in declared if isinstance(r, str)] if isinstance(declared, list) else []
+
+    @property
+    def subject_columns(self) -> list[str]:
+        """The key columns that say what a fact is about (segment_id, model_id, ...): the primary key
+        but the metric, period and source. Facts alike in these, metric and period are levels of one another."""
+        return [c for c in self.primary_key if c not in {*FACT_COLUMNS, "metric"}]
+
+    @property
+    def output_fields(self) -> list[Field]:
         """The fields of the built table: the schema's, with ``DERIVED_FIELDS`` after ``period`` in a fact table."""
         if not self.is_fact or "period" not in self.columns:
             return self.fields
         at = self.columns.index("period") + 1
-        return [*self.fields[:at], *DERIVED_FIELDS, *self.fields[at:]]
+        return [*self.fields[:at], *(Field.of(f) for f in DERIVED_FIELDS), *self.fields[at:]]
 
-    def field(self, name: str) -> dict:
-        return next(f for f in self.output_fields if f["name"] == name)
+    @property
+    def output_columns(self) -> list[str]:
+        return [f.name for f in self.output_fields]
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.output_fields if f.name == name)
 
     def required(self, name: str) -> bool:
-        return bool(self.field(name).get("constraints", {}).get("required"))
+        return self.field(name).required
 
 
 def _read_json(path: Path, root: Path) -> dict:

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 from .schema import Table
+from .views import VIEWS, View, view_fields
 
 DB_NAME = "sensetime"
 HERE = Path(__file__).parent
@@ -33,17 +34,6 @@ SEARCH_INDEX = "search_index"
 NAMING = ("label_en", "label_zh", "name", "name_en", "name_zh", "title", "title_en", "publisher", "developer",
           "caption", "caption_en", "category_en", "category_zh")
 
-VIEWS = {
-    "observations": (
-        "Every numeric fact of every fact table in one shape: topic, subject, metric, period, "
-        "value in its canonical unit, comparator, the figure as printed, source and verbatim quote. "
-        "`fact_table` names the table the row comes from."
-    ),
-    "fact_agreement": (
-        "Facts stated by more than one source (same topic, subject, metric, period and unit), "
-        "with each source's printed figure and whether the normalised values agree."
-    ),
-}
 TIME_ORDER = "period_end"  # the default sort of every fact table and view: facts in time order
 
 
@@ -115,7 +105,7 @@ def add_search(db, tables: dict[str, Table]) -> None:
     naming = {name: _naming_texts(db, table) for name, table in tables.items()}
     rows = []
     for name, table in tables.items():
-        own = [f["name"] for f in table.output_fields if f.get("type", "string") == "string"]
+        own = [f.name for f in table.output_fields if f.type == "string"]
         key = "null"
         if table.is_fact:
             obs = table.observations
@@ -146,7 +136,7 @@ def _table_metadata(table: Table, resource: dict) -> dict:
         "title": table.title,
         "description": table.description,
         "description_html": to_html(table.description),
-        "columns": {f["name"]: f.get("description", "") for f in table.output_fields},
+        "columns": {f.name: f.description for f in table.output_fields},
         "source": "; ".join(s["title"] for s in sources),
         # The sources once, as links to their rows (site_plugin's templates show these, not `source`).
         "source_links": _source_links(sources),
@@ -159,7 +149,7 @@ def _table_metadata(table: Table, resource: dict) -> dict:
     if table.descriptor.get("facets"):
         entry["facets"] = table.descriptor["facets"]
         entry["facet_size"] = 5  # the first rows stay on the first screen
-    if TIME_ORDER in table.columns or any(f["name"] == TIME_ORDER for f in table.output_fields):
+    if TIME_ORDER in table.output_columns:
         entry["sort"] = TIME_ORDER  # Datasette breaks ties by the primary key
     elif table.descriptor.get("sort"):
         entry["sort"] = table.descriptor["sort"]
@@ -170,16 +160,12 @@ def _source_links(sources: list[dict]) -> list[dict]:
     return [{"href": f"/{DB_NAME}/sources/{s['name']}", "title": s["title"]} for s in sources]
 
 
-def _view_metadata(name: str, tables: dict[str, Table], sources: list[dict]) -> dict:
-    from .api import VIEW_FIELDS
-
-    described = {f["name"]: f.get("description", "") for t in tables.values() if t.is_fact for f in t.output_fields}
-    described.update({column: f["description"] for column, f in VIEW_FIELDS.items()})
+def _view_metadata(view: View, tables: dict[str, Table], sources: list[dict]) -> dict:
     return {
-        "title": name.replace("_", " ").capitalize(),
-        "description": VIEWS[name],
-        "description_html": to_html(VIEWS[name]),
-        "columns": described,
+        "title": view.title,
+        "description": view.description,
+        "description_html": to_html(view.description),
+        "columns": {name: f.description for name, f in view_fields(view.name, tables).items()},
         "source_links": _source_links(sources),
         "sort": TIME_ORDER,
     }
@@ -218,8 +204,8 @@ def datasette_metadata(report) -> str:
     resources = {r["name"]: r for r in package.get("resources", [])}
     licence = (package.get("licenses") or [{}])[0]
     tables = {name: _table_metadata(t, resources.get(name, package)) for name, t in report.tables.items()}
-    for name in VIEWS:
-        tables[name] = _view_metadata(name, report.tables, package.get("sources", []))
+    for name, view in VIEWS.items():
+        tables[name] = _view_metadata(view, report.tables, package.get("sources", []))
     tables[DICTIONARY] = {"title": "Data dictionary 数据字典", "description": DICTIONARY_DESCRIPTION,
                           "description_html": to_html(DICTIONARY_DESCRIPTION), "facets": ["table_name"], "facet_size": 5}
     tables[SEARCH_INDEX] = {"hidden": True}
@@ -254,20 +240,8 @@ DICTIONARY_DESCRIPTION = (
 
 
 def dictionary_rows(tables: dict[str, Table]) -> list[dict]:
-    rows = []
-    for name, table in tables.items():
-        for position, f in enumerate(table.output_fields, 1):
-            constraints = {k: v for k, v in f.get("constraints", {}).items() if k != "required"}
-            rows.append({
-                "table_name": name,
-                "position": position,
-                "column_name": f["name"],
-                "type": f.get("type", "string"),
-                "required": int(table.required(f["name"])),
-                "constraints": ", ".join(f"{k}: {v}" for k, v in constraints.items()),
-                "description": f.get("description", ""),
-            })
-    return rows
+    return [f.dictionary_row(name, position) for name, table in tables.items()
+            for position, f in enumerate(table.output_fields, 1)]
 
 
 def add_dictionary(db, tables: dict[str, Table]) -> None:

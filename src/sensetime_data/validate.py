@@ -22,15 +22,14 @@ import json
 import os
 import re
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
-from . import ledger, metaschema, rules, translation
+from . import ledger, metaschema, rules
 from .read import CSVFormatError, read_raw, typed
 from .schema import (
-    FACT_COLUMNS,
     SchemaFileError,
     Table,
     default_root,
@@ -282,17 +281,16 @@ def _cells(root: Path, table: Table, raw: pd.DataFrame, lines: list[int]) -> lis
     problems = []
     references = {column for column, _, _ in table.foreign_keys}
     for f in table.fields:
-        if f["name"] not in raw:
+        if f.name not in raw:
             continue
-        kind, constraints = f.get("type", "string"), f.get("constraints", {})
         # a code is matched or parsed, never quoted text (a key like an exclusion excerpt may quote ²)
-        code = bool(kind != "string" or f["name"] in references or constraints.get("unique") or "enum" in constraints
-                    or constraints.get("pattern", NO_NEWLINE) != NO_NEWLINE)
-        key = code or f["name"] in table.primary_key
-        for index, text in raw[f["name"]].items():
-            found = rules.cell_problem(text, kind) or _cell_problem(text, kind, f.get("format"), code, key)
+        code = bool(f.type != "string" or f.name in references or f.constraints.get("unique") or f.enum
+                    or f.constraints.get("pattern", NO_NEWLINE) != NO_NEWLINE)
+        key = code or f.name in table.primary_key
+        for index, text in enumerate(raw[f.name].tolist()):  # read_raw's frames have a range index
+            found = rules.cell_problem(text, f.type) or _cell_problem(text, f.type, f.format, code, key)
             if found:
-                problems.append(Problem(_rel(table.csv, root), lines[index], f["name"], *found))
+                problems.append(Problem(_rel(table.csv, root), lines[index], f.name, *found))
     return problems
 
 
@@ -315,7 +313,7 @@ def _cell_problem(text: str, kind: str, fmt: str | None, code: bool, key: bool) 
 def _case_duplicates(root: Path, table: Table, raw: pd.DataFrame, lines: list[int]) -> list[Problem]:
     """Keys that differ only in case (`mmlu` beside `MMLU`): one thing under two ids."""
     problems = []
-    keys = [table.primary_key] + [[f["name"]] for f in table.fields if f.get("constraints", {}).get("unique")]
+    keys = [table.primary_key] + [[f.name] for f in table.fields if f.constraints.get("unique")]
     for key in dict.fromkeys(tuple(k) for k in keys if k and all(c in raw for c in k)):
         seen: dict[tuple, int] = {}
         for index, values in zip(raw.index, raw[list(key)].itertuples(index=False), strict=False):
@@ -374,71 +372,47 @@ def _ledger_problems(report: Report) -> list[Problem]:
 
 
 def table_rules(table: Table) -> dict[str, tuple[str, rules.Rule]]:
-    """The rules of ``rules`` that apply to a table, by name: (column, function)."""
-    cols = set(table.columns)
-    out = {}
-    if {"source_id", "quote"} <= cols:
-        out["quote_in_source"] = rules.ROW_RULES["quote_in_source"]
-    if {"source_id", "excerpt"} <= cols:
-        out["excerpt_in_source"] = ("excerpt", rules.excerpt_in_source)
-    for column, text_rules in rules.TEXT_RULES.items():
-        if {"source_id", column} <= cols:
-            out.update(text_rules)
-    # a table the meta-schema names as a fact table has every fact column, so its rules cannot be turned off
-    if table.name in metaschema.meta()["fact_tables"] or set(FACT_COLUMNS) <= cols:
-        out.update({k: v for k, v in rules.ROW_RULES.items() if k != "quote_in_source"})
-        if "metric" in cols:
-            out.update(rules.METRIC_RULES)
-    out.update(rules.TABLE_RULES.get(table.name, {}))
-    for column in ("quote", "relationship", "caption", "claim"):  # the curators' English keeps every figure
-        if {column, f"{column}_en"} <= cols:
-            out[f"{column}_en_keeps_numbers"] = (f"{column}_en", translation.keeps_numbers(column))
-    return out
+    """The rules a table's schema declares, by name: (the column its problems name, the rule)."""
+    return {name: rules.RULES[name] for name in table.rules}
 
 
-def to_pandera(table: Table, frames: dict[str, pd.DataFrame], ctx: rules.Context, rule_names=None):
-    """The pandera schema of a table: converted from its Table Schema, then given the
-    dtypes of ``read.typed``, its foreign keys and the rules of ``rules`` (all of them, or
-    those in ``rule_names``)."""
+def to_pandera(table: Table, frames: dict[str, pd.DataFrame], ctx: rules.Context, messages: dict | None = None):
+    """The pandera schema of a table: the checks converted from its Table Schema, on the dtypes of
+    its fields, with its foreign keys and the rules its schema declares. Each rule runs once: its
+    messages (one per row, "" where the row passes) are kept in ``messages`` under its name."""
     import pandera.pandas as pa
     from pandera.io.pandas_io import from_frictionless_schema
 
-    converted = from_frictionless_schema({"fields": table.fields, "primaryKey": table.primary_key})
-    sample = frames.get(table.name)  # typed by read.typed: its dtypes are the schema's
-    if sample is None:
-        sample = typed(table, pd.DataFrame({c: pd.Series([], dtype=str) for c in table.columns}))
+    converted = from_frictionless_schema({"fields": table.descriptor["fields"], "primaryKey": table.primary_key})
+    references = {column: (other, other_column) for column, other, other_column in table.foreign_keys if other in frames}
     columns = {}
     for f in table.fields:
-        name = f["name"]
-        checks = list(converted.columns[name].checks)
-        for column, other, other_column in table.foreign_keys:
-            if column == name and other in frames:
-                keys = frozenset(frames[other][other_column].dropna().astype(str))
-                checks.append(pa.Check(
-                    lambda s, keys=keys: s.isna() | s.astype(str).isin(keys),
-                    name="foreign_key", error=f"not a {other_column} of {other}",
-                ))
-        columns[name] = pa.Column(
-            sample[name].dtype, checks=checks, nullable=not table.required(name),
-            unique=converted.columns[name].unique, name=name,
-        )
-    checks = [
-        pa.Check(lambda df, fn=fn: fn(df, ctx).eq(""), name=rule, error=rule)
-        for rule, (_, fn) in table_rules(table).items()
-        if rule_names is None or rule in rule_names
-    ]
+        checks = list(converted.columns[f.name].checks)
+        if f.name in references:
+            other, other_column = references[f.name]
+            keys = frozenset(frames[other][other_column].dropna().astype(str))
+            checks.append(pa.Check(lambda s, keys=keys: s.isna() | s.astype(str).isin(keys), name=FOREIGN_KEY))
+        columns[f.name] = f.pandera_column(checks)
+    kept = {} if messages is None else messages
+
+    def run(name: str, rule: rules.Rule, frame: pd.DataFrame) -> pd.Series:
+        kept[name] = rule(frame, ctx)
+        return kept[name].eq("")
+
+    checks = [pa.Check(lambda df, name=name, rule=rule: run(name, rule, df), name=name)
+              for name, (_, rule) in table_rules(table).items()]
     return pa.DataFrameSchema(columns, checks=checks, strict=True, unique=converted.unique, name=table.name)
+
+
+FOREIGN_KEY = "foreign_key"
 
 
 def _values(root: Path, table: Table, frames: dict, ctx: rules.Context, lines: list[int]) -> list[Problem]:
     import pandera.pandas as pa
 
     frame, file = frames[table.name], _rel(table.csv, root)
-    if not ctx.texts:
-        ctx_rules = {k: v for k, v in table_rules(table).items() if k not in ("quote_in_source", "excerpt_in_source")}
-    else:
-        ctx_rules = table_rules(table)
-    schema = to_pandera(table, frames, ctx, set(ctx_rules))
+    messages: dict[str, pd.Series] = {}
+    schema = to_pandera(table, frames, replace(ctx, table=table), messages)
     try:
         schema.validate(frame, lazy=True)
         return []
@@ -446,21 +420,25 @@ def _values(root: Path, table: Table, frames: dict, ctx: rules.Context, lines: l
         cases = e.failure_cases
     except pa.errors.SchemaError as e:  # raised before lazy collection, e.g. a wrong dtype
         return [Problem(file, 1, "-", "pandera", str(e).splitlines()[0])]
-    problems, seen = [], set()
-    messages = {}
+
+    def line(index) -> int:
+        return lines[index] if isinstance(index, int) and 0 <= index < len(lines) else 1
+
+    found = table_rules(table)
+    problems = [Problem(file, line(index), found[name][0], name, message)
+                for name, series in messages.items() for index, message in series.items() if message]
+    references = {column: (other, other_column) for column, other, other_column in table.foreign_keys}
     for case in cases.to_dict("records"):
-        check, index = str(case["check"]), case["index"]
-        line = lines[index] if isinstance(index, int) and 0 <= index < len(lines) else 1
-        if check in ctx_rules:
-            if (check, index) in seen:
-                continue
-            seen.add((check, index))
-            column, fn = ctx_rules[check]
-            if check not in messages:
-                messages[check] = fn(frame, ctx)
-            problems.append(Problem(file, line, column, check, messages[check].get(index, "")))
+        check = str(case["check"])
+        if check in found:
+            if check not in messages:  # the rule raised: pandera caught it
+                problems.append(Problem(file, 1, found[check][0], check, f"the rule failed: {case['failure_case']}"))
+            continue  # its messages are above
+        column = case["column"] or "-"
+        if check == FOREIGN_KEY:
+            other, other_column = references[column]
+            message = f"{case['failure_case']!r} is not a {other_column} of {other}"
         else:
-            column = case["column"] or "-"
-            rule = "foreign_key" if check.startswith("not a ") else check
-            problems.append(Problem(file, line, column, rule, f"{case['failure_case']!r} {check}"))
+            message = f"{case['failure_case']!r} {check}"
+        problems.append(Problem(file, line(case["index"]), column, check, message))
     return sorted(problems, key=lambda p: (p.line, p.column))
