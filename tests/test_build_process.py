@@ -85,8 +85,13 @@ def validated(builds, monkeypatch):
 def copied(builds, validated, monkeypatch):
     """`build` also copies the database and the Parquet files of the reference build instead of writing them."""
     made = builds.reference / CURRENT
-    monkeypatch.setattr(build_module, "write_sqlite", lambda path, report: shutil.copy2(made / "sensetime.db", path))
-    monkeypatch.setattr(build_module, "write_parquet", lambda path, report: shutil.copytree(made / "parquet", path))
+
+    def write_sqlite(path, tables, frames):
+        shutil.copy2(made / "sensetime.db", path)
+        return []  # what `pragma foreign_key_check` found: nothing
+
+    monkeypatch.setattr(build_module, "write_sqlite", write_sqlite)
+    monkeypatch.setattr(build_module, "write_parquet", lambda path, tables, frames: shutil.copytree(made / "parquet", path))
 
 
 def old_build(builds: Builds, out: Path) -> Path:
@@ -387,7 +392,7 @@ def test_a_build_path_that_is_a_file_is_one_line(builds, validated, tmp_path, ca
 
 
 def _fill_disk_in_sqlite(monkeypatch):
-    def write_sqlite(path, report):
+    def write_sqlite(path, tables, frames):
         path.write_bytes(b"SQLite format 3\0")
         raise sqlite3.OperationalError("database or disk is full")
     monkeypatch.setattr(build_module, "write_sqlite", write_sqlite)

@@ -146,7 +146,7 @@ def test_merge_adds_the_columns_and_keeps_every_other_byte(merged, unmerged):
         for zh, en in ADDED.items():
             if zh in header:
                 field = table.field(en)
-                assert field["type"] == "string" and "translation" in field["description"]
+                assert field.type == "string" and "translation" in field.description
                 assert table.required(en) == table.required(zh)
     assert snapshot(merged)["datapackage.json"] == (ROOT / "datapackage.json").read_bytes()
     assert {k: v for k, v in snapshot(merged).items() if k.startswith(("tables/", "schemas/"))} == {

@@ -44,10 +44,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .database import write_sqlite
 from .schema import PERIOD_DATES, Table, default_root, dump_json, inputs_digest, package_descriptor
-from .site import add_dictionary, add_labels, add_search, datasette_metadata
+from .site import datasette_metadata
 from .validate import Problem, Report, cited_sources, validate
-from .views import VIEWS
 
 OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
 CURRENT = "current"
@@ -90,9 +90,14 @@ def build(root: Path | None = None, out: Path | None = None) -> Report:
     if not report.ok:
         return report
 
+    frames = {name: output_frame(table, report.frames) for name, table in report.tables.items()}
+
     def write(generation: Path) -> None:
-        write_sqlite(generation / "sensetime.db", report)
-        write_parquet(generation / "parquet", report)
+        broken = write_sqlite(generation / "sensetime.db", report.tables, frames)
+        if broken:
+            raise BuildError([Problem("build/sensetime.db", 0, t, "foreign_key_check", f"row {r} breaks a foreign key to {o}")
+                              for t, r, o, _ in broken])
+        write_parquet(generation / "parquet", report.tables, frames)
         (generation / "metadata.yml").write_text(datasette_metadata(report), "utf-8")
         (generation / "build.json").write_text(json.dumps(build_info(root, digest), indent=2) + "\n", "utf-8")
 
@@ -248,7 +253,7 @@ def build_info(root: Path, digest: str | None = None) -> dict:
     }
 
 
-# --- SQLite ------------------------------------------------------------------------------
+# --- the rows of the outputs ---------------------------------------------------------------
 
 
 def output_frame(table: Table, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -259,53 +264,6 @@ def output_frame(table: Table, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     dates = frames["periods"].set_index("period")[list(PERIOD_DATES.values())]
     frame = frame.join(dates.set_axis(list(PERIOD_DATES), axis=1), on="period")
     return frame[table.output_columns]
-
-
-def records(table: Table, frame: pd.DataFrame) -> list[dict]:
-    """Rows as plain Python values for SQLite: dates as ISO text, booleans as 0/1, NULL for missing."""
-    out = frame.copy()
-    for f in table.output_fields:
-        if f.type == "date":
-            out[f.name] = out[f.name].dt.strftime("%Y-%m-%d")
-        elif f.type == "boolean":
-            out[f.name] = out[f.name].astype("Int64")
-        out[f.name] = out[f.name].astype(object).where(out[f.name].notna(), None)
-    return out.to_dict("records")
-
-
-def write_sqlite(path: Path, report: Report) -> None:
-    import sqlite_utils
-
-    db = sqlite_utils.Database(path)
-    # The file is a fresh one inside a build directory that becomes current only when complete,
-    # so it needs no journal of its own: a failed build is thrown away whole.
-    db.execute("pragma journal_mode = off")
-    db.execute("pragma synchronous = off")
-    try:
-        for name, table in report.tables.items():
-            pk = table.primary_key
-            db.table(name).create(
-                {f.name: f.sql_type for f in table.output_fields},
-                pk=pk[0] if len(pk) == 1 else tuple(pk),
-                foreign_keys=[fk for fk in table.foreign_keys],
-                not_null={f.name for f in table.output_fields if f.required},
-            )
-            db.table(name).insert_all(records(table, output_frame(table, report.frames)))
-            for column, _, _ in table.foreign_keys:
-                if pk != [column]:
-                    db.table(name).create_index([column], find_unique_name=True)
-        add_labels(db, report.tables)
-        add_dictionary(db, report.tables)
-        for name, view in VIEWS.items():
-            db.execute(f"create view {name} as {view.sql(report.tables)}")
-        add_search(db, report.tables)
-        broken = db.execute("pragma foreign_key_check").fetchall()
-        db.conn.commit()
-    finally:
-        db.close()  # also on failure, so a full disk's space is freed at once
-    if broken:
-        raise BuildError([Problem(f"build/{path.name}", 0, t, "foreign_key_check", f"row {r} breaks a foreign key to {o}")
-                          for t, r, o, _ in broken])
 
 
 # --- Parquet -----------------------------------------------------------------------------
@@ -319,14 +277,14 @@ def arrow_schema(table: Table):
                      metadata={"title": table.title, "description": table.description})
 
 
-def write_parquet(directory: Path, report: Report) -> None:
+def write_parquet(directory: Path, tables: dict[str, Table], frames: dict[str, pd.DataFrame]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     directory.mkdir()
-    for name, table in report.tables.items():
+    for name, table in tables.items():
         schema = arrow_schema(table)
-        frame = output_frame(table, report.frames).copy()
+        frame = frames[name].copy()
         for f in table.output_fields:
             if f.type == "date":
                 frame[f.name] = frame[f.name].dt.date

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .site import dictionary_rows
+from .database import dictionary_rows
 from .validate import Report
 
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
 
@@ -36,7 +37,7 @@ NUMERIC = re.compile(
 NOT_NUMBERS = ("万物", "百业", "千里", "万里", "千万里", "十九届", "四小龙", "三重", "一体", "三位一体")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Mention:
     start: int
     end: int
@@ -45,12 +46,17 @@ class Mention:
 
 def mentions(text: str) -> list[Mention]:
     """Every numeric mention in folded text, in order."""
+    return list(_mentions(text))
+
+
+@lru_cache(maxsize=1 << 16)  # the same text (a quote, a source) is read by several rules and the ledger
+def _mentions(text: str) -> tuple[Mention, ...]:
     words = [(i, i + len(w)) for w in NOT_NUMBERS for i in _find_all(text, w)]
-    return [
+    return tuple(
         Mention(m.start(), m.end(), m.group())
         for m in NUMERIC.finditer(text)
         if not any(a <= m.start() and m.end() <= b for a, b in words)
-    ]
+    )
 
 
 def _find_all(text: str, needle: str):
@@ -95,16 +101,23 @@ def excluded(text: str, exclusions: list[dict]) -> list[tuple[int, int, dict]]:
 
 def source_rows(frames: dict[str, pd.DataFrame], source_id: str) -> tuple[list[dict], list[dict]]:
     """Rows with a quote citing the source (each with its table in ``_table``), and the source's exclusions."""
-    rows, exclusions = [], []
+    return rows_by_source(frames).get(source_id, ([], []))
+
+
+def rows_by_source(frames: dict[str, pd.DataFrame]) -> dict[str, tuple[list[dict], list[dict]]]:
+    """``source_rows`` of every source, reading each table once."""
+    out: dict[str, tuple[list[dict], list[dict]]] = {}
     for name, frame in frames.items():
-        if "source_id" not in frame:
+        if "source_id" not in frame or not ({"excerpt", "quote"} & set(frame.columns)):
             continue
-        mine = frame[frame["source_id"] == source_id]
-        if "excerpt" in mine:
-            exclusions += mine.dropna(subset=["excerpt"]).to_dict("records")
-        elif "quote" in mine:
-            rows += [{**r, "_table": name} for r in mine.to_dict("records")]
-    return rows, exclusions
+        for r in frame.to_dict("records"):
+            rows, exclusions = out.setdefault(r["source_id"], ([], []))
+            if "excerpt" in r:
+                if isinstance(r["excerpt"], str):
+                    exclusions.append(r)
+            else:
+                rows.append({**r, "_table": name})
+    return out
 
 
 @dataclass
@@ -119,7 +132,12 @@ class Mark:
 def marks(text: str, rows: list[dict], exclusions: list[dict]) -> list[Mark]:
     """Every mention of the text, marked by the first row that states it, else the first exclusion around it."""
     spans = [(a, b, r, "recorded") for a, b, r in stated(text, rows)] + [(a, b, r, "excluded") for a, b, r in excluded(text, exclusions)]
-    spans.sort(key=lambda s: s[0])
+    # One span per place and kind, its first row: rows that state the same figure of the same
+    # quote add nothing, and the search below stays as long as the text, not the tables.
+    first: dict[tuple, tuple] = {}
+    for s in spans:
+        first.setdefault((s[0], s[1], s[3]), s)
+    spans = sorted(first.values(), key=lambda s: s[0])
     out = []
     for m in mentions(text):
         hit = next((s for s in spans if s[0] <= m.start and m.end <= s[1] and s[3] == "recorded"), None) or next(
@@ -152,8 +170,9 @@ class Coverage:
 def coverage(frames: dict[str, pd.DataFrame], texts: dict[str, str]) -> list[Coverage]:
     """The ledger of each source: its numeric mentions and the ones no row or exclusion accounts for."""
     out = []
+    by_source = rows_by_source(frames)
     for source_id, text in texts.items():
-        missing, total = unaccounted(text, *source_rows(frames, source_id))
+        missing, total = unaccounted(text, *by_source.get(source_id, ([], [])))
         out.append(Coverage(source_id, total, missing))
     return out
 

@@ -10,7 +10,7 @@ import io
 
 import pandas as pd
 
-from .schema import Table
+from .schema import Table, text_dtype
 
 # The csv module's default limit; frictionless raises the process-wide one, so the reader checks
 # it itself and a table reads the same in every process.
@@ -57,7 +57,7 @@ def read_raw(table: Table) -> tuple[pd.DataFrame, list[int]]:
             line = reader.line_num + 1
     except csv.Error as e:  # under the default limit the reader refuses a long cell itself
         raise CSVFormatError(line, "-", "csv", TOO_LONG if "field limit" in str(e) else str(e)) from None
-    frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(columns=header, dtype=str)
+    frame = pd.DataFrame(rows, columns=header, dtype=text_dtype()) if rows else pd.DataFrame(columns=header, dtype=text_dtype())
     return frame, lines
 
 
@@ -65,7 +65,7 @@ def typed(table: Table, raw: pd.DataFrame) -> pd.DataFrame:
     """Convert the string frame of ``read_raw`` to the dtypes of the table's fields (``Field.pandas_dtype``)."""
     out: dict[str, object] = {}
     for f in table.fields:
-        col = raw[f.name] if f.name in raw else pd.Series([""] * len(raw), dtype=str, index=raw.index)
+        col = raw[f.name] if f.name in raw else pd.Series([""] * len(raw), dtype=text_dtype(), index=raw.index)
         present = col.where(col.ne(""))
         if f.type in ("number", "integer"):
             out[f.name] = pd.to_numeric(present, errors="coerce").astype(f.pandas_dtype)

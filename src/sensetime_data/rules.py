@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import pandas as pd
 
@@ -44,7 +44,7 @@ _DIGIT_COUNT = re.compile(r"([一二三四五六七八九]|\d)位数")
 _ORDER = re.compile(r"(?<![\d零〇一二两三四五六七八九])(?:万亿|千亿|百亿|十亿|千万|百万|十万)")  # an order of magnitude alone
 
 
-@dataclass
+@dataclass(frozen=True)
 class Printed:
     """A printed figure read into its parts."""
 
@@ -67,6 +67,7 @@ def _chinese_number(text: str) -> int:
     return total + digit
 
 
+@lru_cache(maxsize=1 << 16)  # as_reported figures repeat: 第一, 100%, -
 def parse_printed(text: str) -> Printed | None:
     """Read the first number of a printed figure with its multiplier, sign and bound.
 
@@ -123,6 +124,7 @@ def unit_scale(unit: str, printed: Printed) -> float:
     return 1.0
 
 
+@lru_cache(maxsize=1 << 16)
 def expected_value(as_reported: str, unit: str) -> tuple[float, float] | None:
     """(magnitude, half a printed step) in the canonical unit, or None when no number is printed."""
     p = parse_printed(as_reported)
@@ -134,6 +136,7 @@ def expected_value(as_reported: str, unit: str) -> tuple[float, float] | None:
     return p.number * scale, p.step * scale / 2
 
 
+@lru_cache(maxsize=1 << 16)
 def printed_range(as_reported: str, unit: str) -> tuple[float, float] | None:
     """The two ends of a printed range in the canonical unit, or None when none is printed.
 
@@ -306,16 +309,17 @@ def value_empty_when_missing(frame, ctx):
 
 def value_in_unit_range(frame, ctx):
     """`value` lies within its unit's `minimum` and `maximum` (no negative count, no percent of 10 000)."""
-    bounds = ctx.units.set_index("unit")[["minimum", "maximum"]] if len(ctx.units) else pd.DataFrame()
-
-    def check(r):
-        if pd.isna(r["value"]) or r["unit"] not in bounds.index:
-            return ""
-        lo, hi = bounds.loc[r["unit"]]
-        if (pd.notna(lo) and r["value"] < lo) or (pd.notna(hi) and r["value"] > hi):
-            return f"{r['value']:g} {r['unit']} is outside [{'' if pd.isna(lo) else f'{lo:g}'}, {'' if pd.isna(hi) else f'{hi:g}'}]"
-        return ""
-    return _messages(frame, check)
+    out = pd.Series("", index=frame.index, dtype=object)
+    if not len(ctx.units):
+        return out
+    bounds = ctx.units.set_index("unit")
+    units = frame["unit"].astype(object)
+    lo, hi = units.map(bounds["minimum"]), units.map(bounds["maximum"])
+    outside = frame["value"].notna() & ((lo.notna() & (frame["value"] < lo)) | (hi.notna() & (frame["value"] > hi)))
+    for index in frame.index[outside.to_numpy(dtype=bool)]:
+        value, unit, a, b = frame.at[index, "value"], units[index], lo[index], hi[index]
+        out[index] = f"{value:g} {unit} is outside [{'' if pd.isna(a) else f'{a:g}'}, {'' if pd.isna(b) else f'{b:g}'}]"
+    return out
 
 
 def as_reported_matches_value(frame, ctx):

@@ -1,4 +1,4 @@
-"""The one model of the data: ``schemas/*.json`` (Frictionless Table Schemas) read into tables.
+"""The one model of the data: ``schemas/*.json`` (Frictionless Table Schemas) read into tables and fields.
 
 Everything downstream (the package descriptor, pandera schemas, SQLite tables, Parquet
 schemas, Datasette metadata) is derived from what this module reads. Besides the standard
@@ -10,7 +10,12 @@ Table Schema properties, a schema may carry:
   ``context`` of each row in the ``observations`` view;
 - ``label_column``: for a lookup table, the column Datasette shows for its foreign keys, or
   two columns (English and Chinese) joined into a generated ``label`` column;
+- ``rules``: the names of the rules (``rules.RULES``) the table is checked with; the
+  meta-schema (``metaschema.json``) says which rules each table must keep;
 - ``facets``, ``sort``: the Datasette facets and default sort of the table's page.
+
+Each column is a :class:`Field`, which gives every output its own view of the column: the
+pandas dtype, the Arrow type, the SQLite type, the pandera column and the data-dictionary row.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import builtins
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,6 +46,16 @@ DERIVED_FIELDS = (
      "description": "Last day of `period`, from `periods` (derived by the build; not in the CSV file): the time "
                     "order of facts, `order by period_end`. A stock's as-of date is its own start and end."},
 )
+
+
+@cache
+def text_dtype():
+    """pandas' ``str`` dtype kept in Python objects: the same ``str`` to users, and rules that read
+    cells one by one do not pay for converting each out of Arrow."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.StringDtype("python", na_value=np.nan)
 
 
 @cache
@@ -85,11 +101,11 @@ class Field:
     def pandas_dtype(self):
         """The dtype of the column in a typed frame: float64, nullable Int64 (a missing count stays
         missing), bool (nullable boolean when optional), datetime64[s], categorical for an enum, str."""
-        if self.type == "string" and self.enum:
-            import pandas as pd
+        import pandas as pd
 
-            return pd.CategoricalDtype(self.enum)
-        return {"number": "float64", "integer": "Int64", "date": "datetime64[s]", "string": "str",
+        if self.type == "string":
+            return pd.CategoricalDtype(self.enum) if self.enum else text_dtype()
+        return {"number": "float64", "integer": "Int64", "date": "datetime64[s]",
                 "boolean": "bool" if self.required else "boolean"}[self.type]
 
     @property
@@ -111,12 +127,24 @@ class Field:
 
         return pa.field(self.name, self.arrow_type(), nullable=not self.required, metadata={"description": self.description})
 
-    def pandera_column(self, checks: list):
-        """The pandera column: this dtype, ``checks``, nullable unless required."""
+    def pandera_column(self, checks: Sequence = ()):
+        """The pandera column: this dtype, the checks of the field's constraints and ``checks``, nullable unless required."""
         import pandera.pandas as pa
 
-        return pa.Column(self.pandas_dtype, checks=checks, nullable=not self.required,
-                         unique=bool(self.constraints.get("unique")), name=self.name)
+        c = self.constraints
+        own = []
+        if self.enum:
+            own.append(pa.Check.isin(self.enum))
+        if "pattern" in c:
+            own.append(pa.Check.str_matches(f"^(?:{c['pattern']})$"))  # a Table Schema pattern matches the whole value
+        if "minLength" in c or "maxLength" in c:
+            own.append(pa.Check.str_length(c.get("minLength"), c.get("maxLength")))
+        if "minimum" in c:
+            own.append(pa.Check.ge(c["minimum"]))
+        if "maximum" in c:
+            own.append(pa.Check.le(c["maximum"]))
+        return pa.Column(self.pandas_dtype, checks=[*own, *checks], nullable=not self.required,
+                         unique=bool(c.get("unique")), name=self.name)
 
     def dictionary_row(self, table: str, position: int) -> dict:
         """The field's row in the data dictionary (the ``data_dictionary`` table, docs/data-dictionary.md)."""

@@ -1,20 +1,11 @@
-"""The Datasette site over the database: metadata from the schemas, labels, the search index.
+"""The Datasette metadata of the site (``metadata.yml``), generated from the schemas.
 
 Titles, descriptions, columns, facets, sort orders and foreign-key labels come from the
 schemas; the home page text from ``datapackage.json``; the canned queries and the dashboard
 from ``queries.yml`` and ``dashboards.yml`` beside this module, the only hand-written parts.
 What the site does at request time (search, the pages' templates, CSV for spreadsheets) is
 in ``site_plugin``.
-
-Search. One FTS5 table, ``search_index`` (trigram tokenizer), holds a row for every row of
-every table: the row's own text (ids, quote and its translation, note, names...) and the
-English and Chinese labels of the rows its foreign keys point to: metric, segment, model,
-benchmark, evaluation, source, period, unit. So ``revenue`` and 营业收入 find the revenue rows
-although their quotes say neither, and ``MMLU`` finds every MMLU score. A fact's index row
-also carries the fact's key in ``observations``, so the view is searched through the same
-index. The index is a table of its own rather than an FTS table over each table, which
-Datasette would detect and answer with trigram MATCH alone (nothing for two characters):
-``site_plugin`` answers ``_search`` for every table and for ``observations``.
+The database these pages show (tables, labels, the search index) is written by ``database``.
 """
 
 from __future__ import annotations
@@ -23,16 +14,12 @@ import html
 import re
 from pathlib import Path
 
+from .database import DICTIONARY, LABEL, SEARCH_INDEX
 from .schema import Table
 from .views import VIEWS, View, view_fields
 
 DB_NAME = "sensetime"
 HERE = Path(__file__).parent
-LABEL = "label"  # the generated column that shows a lookup row in two languages
-SEARCH_INDEX = "search_index"
-# The columns that name a row another row points to: its labels in the search index.
-NAMING = ("label_en", "label_zh", "name", "name_en", "name_zh", "title", "title_en", "publisher", "developer",
-          "caption", "caption_en", "category_en", "category_zh")
 
 TIME_ORDER = "period_end"  # the default sort of every fact table and view: facts in time order
 
@@ -45,79 +32,9 @@ def to_html(text: str) -> str:
     return re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+|/[^)\s]*)\)", r'<a href="\2">\1</a>', out)
 
 
-def label_sql(table: Table) -> str | None:
-    """SQL of the bilingual label of a lookup table whose ``label_column`` lists two columns."""
-    columns = table.descriptor.get("label_column")
-    if not isinstance(columns, list):
-        return None
-    return " || ' · ' || ".join(f'coalesce("{c}", \'\')' for c in columns)
-
-
 def label_column(table: Table) -> str | None:
     columns = table.descriptor.get("label_column")
     return LABEL if isinstance(columns, list) else columns
-
-
-def add_labels(db, tables: dict[str, Table]) -> None:
-    """Give lookup tables their bilingual label column."""
-    for name, table in tables.items():
-        expression = label_sql(table)
-        if expression:
-            # A virtual generated column: shown as a foreign key's label, never stored twice.
-            db.execute(f'alter table "{name}" add column "{LABEL}" text generated always as ({expression}) virtual')
-
-
-# --- search ----------------------------------------------------------------------------------
-
-
-def observation_key(fact_table: str, subject: str, metric: str, context: str) -> str:
-    """SQL of a fact's key in ``observations`` (unique by the contract), from SQL expressions of its parts."""
-    parts = [fact_table, subject, metric, f"coalesce({context}, '')", "period", "source_id"]
-    return " || char(31) || ".join(f"({p})" for p in parts)
-
-
-# The same key over the view's own columns: `site_plugin` searches `observations` with it.
-VIEW_KEY = observation_key("fact_table", "subject", "metric", "context")
-
-
-def _rows(db, name: str, columns: list[str], extra: str = "null") -> list[tuple]:
-    """(rowid, the columns' values..., ``extra``) for every row of a table, in rowid order."""
-    select = ", ".join([f'"{c}"' for c in columns] + [extra])
-    return db.execute(f'select rowid, {select} from "{name}" order by rowid').fetchall()
-
-
-def _joined(values) -> str:
-    return " | ".join(str(v) for v in values if v not in (None, ""))
-
-
-def _naming_texts(db, table: Table) -> dict[str, str]:
-    """The text that names each row (its English and Chinese labels), by key, for the rows pointing to it."""
-    columns = [c for c in NAMING if c in table.columns]
-    if len(table.primary_key) != 1 or not columns:
-        return {}
-    return {key: _joined(values) for _, *values, key in _rows(db, table.name, columns, f'"{table.primary_key[0]}"')}
-
-
-def add_search(db, tables: dict[str, Table]) -> None:
-    """Fill ``search_index``: every row's own text and the labels of what it points to (module docstring)."""
-    db.execute(f"create virtual table {SEARCH_INDEX} using fts5(text, table_name unindexed, row_id unindexed, "
-               "row_key unindexed, tokenize = 'trigram')")
-    naming = {name: _naming_texts(db, table) for name, table in tables.items()}
-    rows = []
-    for name, table in tables.items():
-        own = [f.name for f in table.output_fields if f.type == "string"]
-        key = "null"
-        if table.is_fact:
-            obs = table.observations
-            key = observation_key(f"'{name}'", obs["subject"], obs["metric"], obs.get("context", "null"))
-        pointers = [(own.index(column), naming[other]) for column, other, _ in table.foreign_keys
-                    if column in own and naming.get(other)]
-        for rowid, *values, row_key in _rows(db, name, own, key):
-            labels = [names.get(values[at]) for at, names in pointers]
-            rows.append((_joined([*values, *labels]), name, rowid, row_key))
-    for rowid, *values, _ in _rows(db, DICTIONARY, ["table_name", "column_name", "description"]):
-        rows.append((_joined(values), DICTIONARY, rowid, None))
-    db.conn.executemany(f"insert into {SEARCH_INDEX} (text, table_name, row_id, row_key) values (?, ?, ?, ?)", rows)
 
 
 # --- metadata ----------------------------------------------------------------------------------
@@ -226,23 +143,12 @@ def datasette_metadata(report) -> str:
         "databases": {DB_NAME: {"tables": tables, "queries": queries}},
         "plugins": {"datasette-dashboards": dashboards},
     }
-    return yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False, width=100)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter, where PyYAML has it: the same text, faster
+    return yaml.dump(metadata, Dumper=dumper, allow_unicode=True, sort_keys=False, width=100)
 
 
-# --- the data dictionary, as a table of the database ---------------------------------------
-
-DICTIONARY = "data_dictionary"
 DICTIONARY_DESCRIPTION = (
     "Every column of every table: its type, whether it is required, its constraints and its "
     "meaning, with the unit where the column has one. Generated from schemas/*.json; "
     "`period_start` and `period_end` are derived by the build from `periods`."
 )
-
-
-def dictionary_rows(tables: dict[str, Table]) -> list[dict]:
-    return [f.dictionary_row(name, position) for name, table in tables.items()
-            for position, f in enumerate(table.output_fields, 1)]
-
-
-def add_dictionary(db, tables: dict[str, Table]) -> None:
-    db[DICTIONARY].insert_all(dictionary_rows(tables))  # a rowid table: pages list columns in schema order

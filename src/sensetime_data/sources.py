@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class _Visible(HTMLParser):
             self.parts.append(data)
 
 
+@lru_cache(maxsize=1 << 16)  # quotes and cells are folded by several rules and the ledger
 def fold(text: str) -> str:
     """The visible text, whitespace folded: what quotes are compared as, everywhere.
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 import pandas as pd
 
@@ -147,21 +148,24 @@ def added_numbers(zh: str, en: str) -> list[str]:
     return [n.text for n in english_numbers(en) if not any(n.keeps(v) for v in wanted)]
 
 
+@lru_cache(maxsize=1 << 16)  # a text and its translation read the same wherever they stand
+def _translation_problem(column: str, zh, en) -> str:
+    if not isinstance(zh, str) or not isinstance(en, str):
+        return ""  # an empty cell is for the schema's `required` to report
+    parts = []
+    if missing := missing_numbers(zh, en):
+        parts.append(f"{column}_en does not keep {', '.join(missing)} of the {column}")
+    if added := added_numbers(zh, en):
+        parts.append(f"{column}_en has {', '.join(added)}, which the {column} does not print")
+    return "; ".join(parts)
+
+
 def keeps_numbers(column: str):
     """The rule that ``{column}_en`` keeps every number of ``column`` and adds none, in the
     shape of the rules in ``rules``: a message per row, "" where the row passes."""
     def rule(frame: pd.DataFrame, ctx) -> pd.Series:
-        def check(r):
-            zh, en = r.get(column), r.get(f"{column}_en")
-            if not isinstance(zh, str) or not isinstance(en, str):
-                return ""  # an empty cell is for the schema's `required` to report
-            parts = []
-            if missing := missing_numbers(zh, en):
-                parts.append(f"{column}_en does not keep {', '.join(missing)} of the {column}")
-            if added := added_numbers(zh, en):
-                parts.append(f"{column}_en has {', '.join(added)}, which the {column} does not print")
-            return "; ".join(parts)
-        return pd.Series([check(r) for r in frame.to_dict("records")], index=frame.index, dtype=object)
+        pairs = zip(frame[column].tolist(), frame[f"{column}_en"].tolist(), strict=True)
+        return pd.Series([_translation_problem(column, zh, en) for zh, en in pairs], index=frame.index, dtype=object)
 
     rule.__name__ = f"{column}_en_keeps_numbers"
     rule.__doc__ = f"`{column}_en` keeps every number of `{column}` (as printed, or its full value in digits) and adds none."

@@ -7,9 +7,9 @@
    digits, spaces around keys, keys differing only in case). A table that fails here is
    not read further.
 2. pandera checks every typed table against a schema generated from the same Table
-   Schema (``pandera.io.pandas_io.from_frictionless_schema``), extended with what a Table
-   Schema cannot say: foreign keys (the converter ignores them), the rules of ``rules``,
-   and the quote checks against the source texts.
+   Schema (``schema.Field.pandera_column``: dtype, required, unique, enum, pattern, lengths,
+   bounds), with its foreign keys, its primary key and the rules its schema declares
+   (``rules.RULES``), the quote checks against the source texts among them.
 3. The ledger counts the numeric mentions of each source that rows and exclusions account
    for; with the texts present, a mention accounted for by neither is a problem.
 
@@ -287,10 +287,13 @@ def _cells(root: Path, table: Table, raw: pd.DataFrame, lines: list[int]) -> lis
         code = bool(f.type != "string" or f.name in references or f.constraints.get("unique") or f.enum
                     or f.constraints.get("pattern", NO_NEWLINE) != NO_NEWLINE)
         key = code or f.name in table.primary_key
-        for index, text in enumerate(raw[f.name].tolist()):  # read_raw's frames have a range index
-            found = rules.cell_problem(text, f.type) or _cell_problem(text, f.type, f.format, code, key)
-            if found:
-                problems.append(Problem(_rel(table.csv, root), lines[index], f.name, *found))
+        column = raw[f.name].tolist()
+        # each distinct text once (codes, units and periods repeat), then its problem on every line it stands
+        found = {text: rules.cell_problem(text, f.type) or _cell_problem(text, f.type, f.format, code, key)
+                 for text in dict.fromkeys(column)}
+        for index, text in enumerate(column):
+            if problem := found[text]:
+                problems.append(Problem(_rel(table.csv, root), lines[index], f.name, *problem))
     return problems
 
 
@@ -377,17 +380,15 @@ def table_rules(table: Table) -> dict[str, tuple[str, rules.Rule]]:
 
 
 def to_pandera(table: Table, frames: dict[str, pd.DataFrame], ctx: rules.Context, messages: dict | None = None):
-    """The pandera schema of a table: the checks converted from its Table Schema, on the dtypes of
-    its fields, with its foreign keys and the rules its schema declares. Each rule runs once: its
+    """The pandera schema of a table: each field's column (``Field.pandera_column``) with its
+    foreign key, the primary key, and the rules its schema declares. Each rule runs once: its
     messages (one per row, "" where the row passes) are kept in ``messages`` under its name."""
     import pandera.pandas as pa
-    from pandera.io.pandas_io import from_frictionless_schema
 
-    converted = from_frictionless_schema({"fields": table.descriptor["fields"], "primaryKey": table.primary_key})
     references = {column: (other, other_column) for column, other, other_column in table.foreign_keys if other in frames}
     columns = {}
     for f in table.fields:
-        checks = list(converted.columns[f.name].checks)
+        checks = []
         if f.name in references:
             other, other_column = references[f.name]
             keys = frozenset(frames[other][other_column].dropna().astype(str))
@@ -401,7 +402,7 @@ def to_pandera(table: Table, frames: dict[str, pd.DataFrame], ctx: rules.Context
 
     checks = [pa.Check(lambda df, name=name, rule=rule: run(name, rule, df), name=name)
               for name, (_, rule) in table_rules(table).items()]
-    return pa.DataFrameSchema(columns, checks=checks, strict=True, unique=converted.unique, name=table.name)
+    return pa.DataFrameSchema(columns, checks=checks, strict=True, unique=table.primary_key or None, name=table.name)
 
 
 FOREIGN_KEY = "foreign_key"

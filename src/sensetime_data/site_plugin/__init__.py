@@ -1,6 +1,6 @@
 """The site's reading aids, as a Datasette plugin: search that finds, pages that read at a glance.
 
-- ``_search`` on every table and on ``observations`` looks in ``search_index`` (see ``site``):
+- ``_search`` on every table and on ``observations`` looks in ``search_index`` (see ``database``):
   each word of three characters or more through the FTS5 trigram index, a shorter one
   (量产, 收入) as a literal substring of the same text. Every word must be found; ``%``, ``_``
   and ``"`` are plain characters. Datasette's own search finds no FTS table to use and stands aside.
@@ -25,7 +25,8 @@ from datasette import hookimpl
 from datasette.filters import FilterArguments
 from markupsafe import Markup, escape
 
-from ..site import DB_NAME, SEARCH_INDEX, VIEW_KEY, to_html
+from ..database import SEARCH_INDEX, VIEW_KEY
+from ..site import DB_NAME, to_html
 
 BOM = "\ufeff".encode()
 MIN_TRIGRAM = 3  # FTS5's trigram tokenizer matches nothing shorter

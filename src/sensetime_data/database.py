@@ -1,0 +1,169 @@
+"""Write the SQLite database: the tables, their labels, the data dictionary, the views and the
+search index, in one transaction.
+
+Search. One FTS5 table, ``search_index`` (trigram tokenizer), holds a row for every row of
+every table: the row's own text (ids, quote and its translation, note, names...) and the
+English and Chinese labels of the rows its foreign keys point to: metric, segment, model,
+benchmark, evaluation, source, period, unit. So ``revenue`` and 营业收入 find the revenue rows
+although their quotes say neither, and ``MMLU`` finds every MMLU score. A fact's index row
+also carries the fact's key in ``observations``, so the view is searched through the same
+index. The index is a table of its own rather than an FTS table over each table, which
+Datasette would detect and answer with trigram MATCH alone (nothing for two characters):
+``site_plugin`` answers ``_search`` for every table and for ``observations``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .schema import Table
+from .views import VIEWS
+
+LABEL = "label"  # the generated column that shows a lookup row in two languages
+SEARCH_INDEX = "search_index"
+DICTIONARY = "data_dictionary"
+
+if TYPE_CHECKING:
+    import pandas as pd
+# The columns that name a row another row points to: its labels in the search index.
+NAMING = ("label_en", "label_zh", "name", "name_en", "name_zh", "title", "title_en", "publisher", "developer",
+          "caption", "caption_en", "category_en", "category_zh")
+
+
+def write_sqlite(path: Path, tables: dict[str, Table], frames: dict[str, pd.DataFrame]) -> list[tuple]:
+    """Write ``frames`` (each table's rows with its output columns) to a new database at ``path``;
+    returns what ``pragma foreign_key_check`` finds (nothing when every key holds)."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    # The file is a fresh one inside a build directory that becomes current only when complete,
+    # so it needs no journal of its own: a failed build is thrown away whole.
+    db.execute("pragma journal_mode = off")
+    db.execute("pragma synchronous = off")
+    try:
+        db.execute("begin")
+        for name, table in tables.items():
+            _create(db, table)
+            columns = ", ".join(f'"{c}"' for c in table.output_columns)
+            marks = ", ".join("?" * len(table.output_columns))
+            db.conn.executemany(f'insert into "{name}" ({columns}) values ({marks})', rows(table, frames[name]))
+        add_labels(db.conn, tables)
+        add_dictionary(db.conn, tables)
+        for name, view in VIEWS.items():
+            db.execute(f"create view {name} as {view.sql(tables)}")
+        add_search(db.conn, tables)
+        broken = db.execute("pragma foreign_key_check").fetchall()
+        db.execute("commit")
+    finally:
+        db.close()  # also on failure, so a full disk's space is freed at once
+    return broken
+
+
+def _create(db, table: Table) -> None:
+    """The table as its schema says: column types, primary key, foreign keys, not null, and an
+    index on each foreign key that is not the primary key."""
+    pk = table.primary_key
+    db.execute(db.create_table_sql(
+        table.name, {f.name: f.sql_type for f in table.output_fields}, pk=pk[0] if len(pk) == 1 else tuple(pk),
+        foreign_keys=table.foreign_keys, not_null={f.name for f in table.output_fields if f.required}))
+    for column, _, _ in table.foreign_keys:
+        if pk != [column]:
+            db.execute(f'create index "idx_{table.name}_{column}" on "{table.name}" ("{column}")')
+
+
+def rows(table: Table, frame: pd.DataFrame) -> list[tuple]:
+    """Rows as plain Python values for SQLite: dates as ISO text, booleans as 0/1, NULL for missing."""
+    columns = []
+    for f in table.output_fields:
+        column = frame[f.name]
+        if f.type == "date":
+            column = column.dt.strftime("%Y-%m-%d")
+        elif f.type == "boolean":
+            column = column.astype("Int64")
+        columns.append(column.astype(object).where(column.notna(), None).tolist())
+    return list(zip(*columns, strict=True))
+
+
+def label_sql(table: Table) -> str | None:
+    """SQL of the bilingual label of a lookup table whose ``label_column`` lists two columns."""
+    columns = table.descriptor.get("label_column")
+    if not isinstance(columns, list):
+        return None
+    return " || ' · ' || ".join(f'coalesce("{c}", \'\')' for c in columns)
+
+
+def add_labels(conn: sqlite3.Connection, tables: dict[str, Table]) -> None:
+    """Give lookup tables their bilingual label column."""
+    for name, table in tables.items():
+        expression = label_sql(table)
+        if expression:
+            # A virtual generated column: shown as a foreign key's label, never stored twice.
+            conn.execute(f'alter table "{name}" add column "{LABEL}" text generated always as ({expression}) virtual')
+
+
+def add_dictionary(conn: sqlite3.Connection, tables: dict[str, Table]) -> None:
+    """The data dictionary as a table: a rowid table, so pages list columns in schema order."""
+    conn.execute(f"create table {DICTIONARY} (table_name text, position integer, column_name text, type text, "
+                 "required integer, constraints text, description text)")
+    conn.executemany(f"insert into {DICTIONARY} values (:table_name, :position, :column_name, :type, :required, "
+                     ":constraints, :description)", dictionary_rows(tables))
+
+
+def dictionary_rows(tables: dict[str, Table]) -> list[dict]:
+    return [f.dictionary_row(name, position) for name, table in tables.items()
+            for position, f in enumerate(table.output_fields, 1)]
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+def observation_key(fact_table: str, subject: str, metric: str, context: str) -> str:
+    """SQL of a fact's key in ``observations`` (unique by the contract), from SQL expressions of its parts."""
+    parts = [fact_table, subject, metric, f"coalesce({context}, '')", "period", "source_id"]
+    return " || char(31) || ".join(f"({p})" for p in parts)
+
+
+# The same key over the view's own columns: `site_plugin` searches `observations` with it.
+VIEW_KEY = observation_key("fact_table", "subject", "metric", "context")
+
+
+def _rows(conn, name: str, columns: list[str], extra: str = "null") -> list[tuple]:
+    """(rowid, the columns' values..., ``extra``) for every row of a table, in rowid order."""
+    select = ", ".join([f'"{c}"' for c in columns] + [extra])
+    return conn.execute(f'select rowid, {select} from "{name}" order by rowid').fetchall()
+
+
+def _joined(values) -> str:
+    return " | ".join(str(v) for v in values if v not in (None, ""))
+
+
+def _naming_texts(conn, table: Table) -> dict[str, str]:
+    """The text that names each row (its English and Chinese labels), by key, for the rows pointing to it."""
+    columns = [c for c in NAMING if c in table.columns]
+    if len(table.primary_key) != 1 or not columns:
+        return {}
+    return {key: _joined(values) for _, *values, key in _rows(conn, table.name, columns, f'"{table.primary_key[0]}"')}
+
+
+def add_search(conn: sqlite3.Connection, tables: dict[str, Table]) -> None:
+    """Fill ``search_index``: every row's own text and the labels of what it points to (module docstring)."""
+    conn.execute(f"create virtual table {SEARCH_INDEX} using fts5(text, table_name unindexed, row_id unindexed, "
+                 "row_key unindexed, tokenize = 'trigram')")
+    naming = {name: _naming_texts(conn, table) for name, table in tables.items()}
+    rows = []
+    for name, table in tables.items():
+        own = [f.name for f in table.output_fields if f.type == "string"]
+        key = "null"
+        if table.is_fact:
+            obs = table.observations
+            key = observation_key(f"'{name}'", obs["subject"], obs["metric"], obs.get("context", "null"))
+        pointers = [(own.index(column), naming[other]) for column, other, _ in table.foreign_keys
+                    if column in own and naming.get(other)]
+        for rowid, *values, row_key in _rows(conn, name, own, key):
+            labels = [names.get(values[at]) for at, names in pointers]
+            rows.append((_joined([*values, *labels]), name, rowid, row_key))
+    for rowid, *values, _ in _rows(conn, DICTIONARY, ["table_name", "column_name", "description"]):
+        rows.append((_joined(values), DICTIONARY, rowid, None))
+    conn.executemany(f"insert into {SEARCH_INDEX} (text, table_name, row_id, row_key) values (?, ?, ?, ?)", rows)
