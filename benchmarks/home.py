@@ -27,7 +27,7 @@ Reproduce
 ---------
 From the repository root, with the project installed (``pip install -e .``)::
 
-    python benchmarks/home.py               # 300 rounds (about a minute)
+    python benchmarks/home.py               # 300 rounds (about two minutes)
     python benchmarks/home.py --rounds 50   # quick check
 
 It runs ``sensetime-data build`` first and writes build/benchmarks/home.json (the server logs
