@@ -5,11 +5,14 @@ import asyncio
 import logging
 import sqlite3
 import sys
+import types
 from pathlib import Path
 
 import datasette
 import pytest
+from datasette import hookimpl
 from datasette.app import Datasette
+from datasette.plugins import pm
 
 from sensetime_data.plugin import (
     LIMITS,
@@ -18,6 +21,7 @@ from sensetime_data.plugin import (
     RETRY_AFTER_S,
     describe,
     prepare_connection,
+    remembered,
     repeats_too_often,
 )
 from sensetime_data.serve import SETTINGS
@@ -139,6 +143,76 @@ def test_pages_answered_from_memory_are_the_pages(ds):
         assert (first.text, first.headers) == (second.text, second.headers)
     with_cookie = asyncio.run(ds.client.get("/", cookies={"ds_actor": "x"}))  # never from memory
     assert with_cookie.status_code == 200 and with_cookie.text == get(ds, "/").text
+
+
+# --- what cannot change while serving ------------------------------------------------------
+
+@pytest.fixture
+def traced():
+    """The SQL statements run on every SQLite connection opened during the test."""
+    statements: list[str] = []
+    tracer = types.ModuleType("sql_tracer")
+
+    @hookimpl(trylast=True)
+    def prepare_connection(conn):
+        conn.set_trace_callback(statements.append)
+
+    tracer.prepare_connection = prepare_connection
+    pm.register(tracer)
+    yield statements
+    pm.unregister(tracer)
+
+
+def test_a_rendered_home_page_does_not_read_the_schema_again(built, metadata, traced):
+    # A new Datasette opens new connections, which the tracer sees.
+    ds = Datasette(immutables=[str(built / "sensetime.db")], metadata=metadata, settings=SETTINGS)
+    cookies = {"visited": "1"}  # with a cookie the page is rendered, not answered from memory
+
+    async def twice():
+        first = await ds.client.get("/", cookies=cookies)
+        asked = len(traced)
+        second = await ds.client.get("/", cookies=cookies)
+        return first, second, traced[:asked], traced[asked:]
+
+    first, second, at_first, again = asyncio.run(twice())
+    assert any("sqlite_master" in s for s in at_first)  # the first request did read the schema
+    # Before, 132 statements a request, 81 of them on sqlite_master; now Datasette's own check
+    # that the schemas did not change, and nothing per table.
+    assert not [s for s in again if "sqlite_master" in s] and len(again) <= 5
+    assert second.status_code == 200 and second.text == first.text and "financials" in second.text
+
+
+def test_remembered_answers_are_asked_for_once_and_given_as_copies():
+    asked = []
+
+    async def columns(table):
+        asked.append(table)
+        return ["a", "b"]
+
+    columns_once = remembered(columns)
+
+    async def thrice():
+        (await columns_once("t")).append("changed by a caller")
+        return await columns_once("t"), await columns_once("u")
+
+    assert asyncio.run(thrice()) == (["a", "b"], ["a", "b"]) and asked == ["t", "u"]
+
+
+def test_a_mutable_database_is_asked_anew(tmp_path):
+    path = tmp_path / "changing.db"
+    with sqlite3.connect(path) as con:
+        con.execute("create table one (x)")
+    ds = Datasette([str(path)])
+
+    async def before_and_after():
+        await ds.invoke_startup()
+        db = ds.get_database("changing")
+        before = await db.table_names()
+        with sqlite3.connect(path) as con:
+            con.execute("create table two (x)")
+        return before, await db.table_names()
+
+    assert asyncio.run(before_and_after()) == (["one"], ["one", "two"])
 
 
 # --- statuses ------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def filters_from_request(request, database, table, datasette):
     words = request.args.get("_search", "").split()[:MOST_WORDS]
     if table == "observations":
         target, scope = VIEW_KEY, "row_key"
-    elif table in datasette.metadata("tables", database=DB_NAME) and table not in ("fact_agreement", SEARCH_INDEX):
+    elif table in (datasette.metadata("tables", database=DB_NAME) or {}) and table not in ("fact_agreement", SEARCH_INDEX):
         target, scope = "rowid", "row_id"
     else:
         return None
