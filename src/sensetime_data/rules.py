@@ -363,11 +363,14 @@ def as_reported_in_quote(frame, ctx):
 
 def _in_source(column):
     def check(frame, ctx):
+        found: dict[tuple, bool] = {}  # a quote cited by several rows is searched for once
+
         def one(r):
             text = ctx.texts.get(r["source_id"])
-            if text is None or fold(str(r[column])) in text:
-                return ""
-            return f"{column} not found in source {r['source_id']}: {str(r[column])[:40]!r}"
+            key = (r["source_id"], r[column])
+            if key not in found:
+                found[key] = text is None or fold(str(r[column])) in text
+            return "" if found[key] else f"{column} not found in source {r['source_id']}: {str(r[column])[:40]!r}"
         return _messages(frame, one)
     return check
 
@@ -636,6 +639,7 @@ def value_fits_sign(frame, ctx):
     return _messages(frame, check)
 
 
+@lru_cache(maxsize=1024)  # a handful of sources, read for every row
 def _last_day(published: str) -> pd.Timestamp | None:
     """The last day a publication date or month stands for (2023-08 → 2023-08-31)."""
     try:
