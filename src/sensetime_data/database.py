@@ -4,7 +4,7 @@ search index, in one transaction.
 Search. One FTS5 table, ``search_index`` (trigram tokenizer), holds a row for every row of
 every table: the row's own text (ids, quote and its translation, note, names...) and the
 English and Chinese labels of the rows its foreign keys point to: metric, segment, model,
-benchmark, evaluation, source, period, unit. So ``revenue`` and 营业收入 find the revenue rows
+benchmark, evaluation, source, period, unit: the columns each schema names in ``search_labels``. So ``revenue`` and 营业收入 find the revenue rows
 although their quotes say neither, and ``MMLU`` finds every MMLU score. A fact's index row
 also carries the fact's key in ``observations``, so the view is searched through the same
 index. The index is a table of its own rather than an FTS table over each table, which
@@ -27,9 +27,6 @@ DICTIONARY = "data_dictionary"
 
 if TYPE_CHECKING:
     import pandas as pd
-# The columns that name a row another row points to: its labels in the search index.
-NAMING = ("label_en", "label_zh", "name", "name_en", "name_zh", "title", "title_en", "publisher", "developer",
-          "caption", "caption_en", "category_en", "category_zh")
 
 
 def write_sqlite(path: Path, tables: dict[str, Table], frames: dict[str, pd.DataFrame]) -> list[tuple]:
@@ -140,8 +137,8 @@ def _joined(values) -> str:
 
 
 def _naming_texts(conn, table: Table) -> dict[str, str]:
-    """The text that names each row (its English and Chinese labels), by key, for the rows pointing to it."""
-    columns = [c for c in NAMING if c in table.columns]
+    """The text that names each row (its schema's ``search_labels``), by key, for the rows pointing to it."""
+    columns = table.search_labels
     if len(table.primary_key) != 1 or not columns:
         return {}
     return {key: _joined(values) for _, *values, key in _rows(conn, table.name, columns, f'"{table.primary_key[0]}"')}

@@ -207,6 +207,10 @@ def _keys(table: Table, tables: dict[str, Table], fields: dict, problem, field_p
     for name in labels:
         if name not in fields:
             out.append(problem('"label_column"', str(name), f"label_column names {name!r}, which is not a field"))
+    search_labels = d.get("search_labels", [])
+    for name in search_labels if isinstance(search_labels, list) else [search_labels]:
+        if name not in fields:
+            out.append(problem('"search_labels"', str(name), f"search_labels names {name!r}, which is not a field"))
     facets = d.get("facets", [])
     for name in facets if isinstance(facets, list) else [facets]:
         if name not in fields:

@@ -10,6 +10,8 @@ Table Schema properties, a schema may carry:
   ``context`` of each row in the ``observations`` view;
 - ``label_column``: for a lookup table, the column Datasette shows for its foreign keys, or
   two columns (English and Chinese) joined into a generated ``label`` column;
+- ``search_labels``: for a lookup table, the columns (English and Chinese names, publisher,
+  developer...) by which a search finds the rows that point to it;
 - ``rules``: the names of the rules (``rules.RULES``) the table is checked with; the
   meta-schema (``metaschema.json``) says which rules each table must keep;
 - ``facets``, ``sort``: the Datasette facets and default sort of the table's page.
@@ -242,6 +244,12 @@ class Table:
         """The names of the rules (``rules.RULES``) the table is checked with, as its schema declares them."""
         declared = self.descriptor.get("rules", [])
         return [r for r in declared if isinstance(r, str)] if isinstance(declared, list) else []
+
+    @property
+    def search_labels(self) -> list[str]:
+        """The columns that name a row in the search index of the rows pointing to it (``search_labels``)."""
+        labels = self.descriptor.get("search_labels", [])
+        return [c for c in labels if c in self.columns] if isinstance(labels, list) else []
 
     @property
     def subject_columns(self) -> list[str]:
