@@ -51,3 +51,12 @@ def test_every_fact_table_is_named_in_the_meta_schema(tables):
 def test_the_meta_schema_ships_inside_the_package():
     assert schema.META.parent == Path(sensetime_data.__file__).parent
     assert schema.META.is_file()
+
+
+def test_every_rule_says_what_it_checks_in_the_data_dictionary(root):
+    from sensetime_data.rules import RULES
+
+    dictionary = (root / "docs" / "data-dictionary.md").read_text("utf-8")
+    for name, (_, rule) in RULES.items():
+        assert rule.__doc__ and rule.__doc__.strip(), name
+        assert f"| `{name}` |" in dictionary, name

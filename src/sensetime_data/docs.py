@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from .database import dictionary_rows
+from .rules import RULES
 from .validate import Report
 
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
@@ -63,6 +64,8 @@ def data_dictionary(report: Report) -> str:
         links = [f"`{c}` → `{other}.{oc}`" for c, other, oc in table.foreign_keys]
         if links:
             out += ["Foreign keys: " + ", ".join(links) + "."]
+        if table.rules:
+            out += ["Checked by the rules " + ", ".join(f"[`{r}`](#rules)" for r in table.rules) + "."]
         out += ["", "| column | type | unit | required | constraints | description |",
                 "| --- | --- | --- | --- | --- | --- |"]
         for r in rows:
@@ -72,6 +75,14 @@ def data_dictionary(report: Report) -> str:
             out.append(f"| `{r['column_name']}` | {r['type']} | {unit} | {'yes' if r['required'] else ''} | "
                        f"{_cell(r['constraints'])} | {_cell(r['description'])} |")
         out.append("")
+    out += ["## Rules", "", "What each rule checks, beyond the Table Schema (`sensetime_data.rules`; each schema's",
+            "`rules` names those of its table, and `metaschema.json` those a table may not drop).", "",
+            "| rule | column | what it checks |", "| --- | --- | --- |"]
+    used = dict.fromkeys(r for t in report.tables.values() for r in t.rules)
+    for name in sorted(used):
+        column, rule = RULES[name]
+        out.append(f"| `{name}` | `{column}` | {_cell(' '.join((rule.__doc__ or '').split()))} |")
+    out.append("")
     return "\n".join(out)
 
 
