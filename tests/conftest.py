@@ -1,16 +1,26 @@
-"""Fixtures: the repo's package, a good build of it in a temporary copy, and copies to break."""
+"""Fixtures: the repo's package, one good build of it for the whole run, and copies to break.
 
+Under pytest-xdist every worker is a pytest session of its own. What the run needs once (the
+good build of the package and its validation) is made by the first worker that asks for it,
+under a file lock, in the directory the workers share, and read from there by the others.
+"""
+
+import fcntl
 import hashlib
 import os
+import pickle
 import shutil
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 from helpers import installed, wait_for
+from hypothesis import settings
 
 from sensetime_data.build import build
 from sensetime_data.schema import read_tables
@@ -19,6 +29,51 @@ from sensetime_data.sources import SEEDS_ENV, seeds_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ("tables", "schemas", "datapackage.json")
+EPOCH = "1700000000"  # SOURCE_DATE_EPOCH of the good build: a build of the same tables at this moment is the same bytes
+
+# Hypothesis: the full number of examples in CI (HYPOTHESIS_PROFILE=ci, or any CI=1), a few on a
+# developer's machine. The examples that failed once are replayed first either way.
+settings.register_profile("ci", max_examples=30, deadline=None)
+settings.register_profile("dev", max_examples=3, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+def shared_dir(tmp_path_factory) -> Path:
+    """The temporary directory of the whole run: every xdist worker's basetemp lies in it."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
+    """``make(directory)`` once for the whole run, by the first worker that asks; the directory."""
+    base = shared_dir(tmp_path_factory)
+    directory, done = base / name, base / f"{name}.done"
+    with locked(base / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir()
+            make(directory)
+            done.touch()
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def _seeds_for_copies(monkeypatch):
+    """The packages the tests break are copies elsewhere, where ../shared/seeds is not beside them:
+    each test finds the source texts through SENSETIME_DATA_SEEDS, set for the test alone."""
+    found = seeds_dir(ROOT)
+    if found:
+        monkeypatch.setenv(SEEDS_ENV, str(found))
 
 
 @pytest.fixture(scope="session")
@@ -43,22 +98,50 @@ def tables():
 
 
 @pytest.fixture(scope="session")
-def good_copy(tmp_path_factory):
-    """A copy of the package with a good build in its build/ directory (quotes checked when the texts are found).
+def good(tmp_path_factory):
+    """(a copy of the package with a good build in its build/, the validation report of that build):
+    the one validation and build of the real package in the run (quotes checked when the texts are
+    found), made at the moment EPOCH."""
+    def make(directory: Path) -> None:
+        root = directory / "pkg"
+        copy_inputs(ROOT, root)
+        with pytest.MonkeyPatch.context() as env:
+            found = seeds_dir(ROOT)
+            if found:
+                env.setenv(SEEDS_ENV, str(found))
+            env.setenv("SOURCE_DATE_EPOCH", EPOCH)
+            report = build(root)
+        assert report.ok, "\n".join(map(str, report.problems))
+        (directory / "report.pickle").write_bytes(pickle.dumps(report))
 
-    The copies live elsewhere, so for the session SENSETIME_DATA_SEEDS points at the texts beside
-    the repository; it is restored when the session ends.
-    """
-    root = tmp_path_factory.mktemp("good") / "pkg"
-    copy_inputs(ROOT, root)
-    env = pytest.MonkeyPatch()
-    found = seeds_dir(ROOT)
-    if found:
-        env.setenv(SEEDS_ENV, str(found))
-    report = build(root)
-    assert report.ok, "\n".join(map(str, report.problems))
-    yield root
-    env.undo()
+    directory = once(tmp_path_factory, "good", make)
+    return directory / "pkg", pickle.loads((directory / "report.pickle").read_bytes())
+
+
+@pytest.fixture(scope="session")
+def good_copy(good) -> Path:
+    """A copy of the package with a good build in its build/ directory. Tests read it, never change it."""
+    return good[0]
+
+
+@pytest.fixture(scope="session")
+def report(good):
+    """The validation of the real package's tables (in the good copy): frames, tables, texts, ledger."""
+    return good[1]
+
+
+@pytest.fixture(scope="session")
+def cli_validate(tmp_path_factory) -> tuple[int, str]:
+    """(exit status, output) of the installed console script `sensetime-data --root REPO validate`, run once."""
+    def make(directory: Path) -> None:
+        done = subprocess.run([str(installed("sensetime-data")), "--root", str(ROOT), "validate"],
+                              capture_output=True, text=True)
+        assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+        (directory / "status").write_text(str(done.returncode))
+        (directory / "stdout").write_text(done.stdout, "utf-8")
+
+    directory = once(tmp_path_factory, "validated", make)
+    return int((directory / "status").read_text()), (directory / "stdout").read_text("utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +193,8 @@ def tree_digest(directory: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def served(good_copy, tmp_path_factory):
-    """(the URL it printed, its base URL) of `sensetime-data serve --port N` over a good build."""
+    """(the URL it printed, its base URL) of `sensetime-data serve --port N` over a good build.
+    One server per worker: the modules that use it share the xdist group "server"."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as out:  # a file, not a pipe nobody reads, for the access log

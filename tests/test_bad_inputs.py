@@ -5,18 +5,23 @@ Each case breaks a copy of the package one way, as a curator's slip, a tool's ma
 an attempt to loosen the checks would: a schema that drops a field, a key or an enum, a
 quote with markup in it, a seeds directory that is named but wrong, a value outside its
 metric's sign domain, a period whose code and dates disagree. `build` runs `validate` first,
-so one build per case covers both commands.
+so one build per case covers both commands. Each case runs `build` once: in-process through the
+CLI's `main`, or for the few in THROUGH_THE_SCRIPT through the installed console script, whose
+exit status and output are then the user's own.
 """
 
 import json
 import shutil
+import subprocess
 
 import pytest
 from conftest import ROOT, tree_digest
-from helpers import CITY_SHARE_1H2023, REVENUE_FY2022, delete, duplicate, edit, read_rows, run, write_rows
+from helpers import CITY_SHARE_1H2023, REVENUE_FY2022, delete, duplicate, edit, installed, read_rows, run, write_rows
 
 from sensetime_data.schema import line_of
 from sensetime_data.sources import seeds_dir
+
+pytestmark = pytest.mark.slow
 
 CARDS = {"scope": "training", "metric": "cards_in_one_job"}
 GROWTH_1H2022 = {"metric": "revenue_growth", "period": "1H2022", "source_id": "deck_1h2023"}
@@ -422,6 +427,19 @@ CASES = {
 
 NEEDS_TEXTS = {"quote_in_source", "quote_is_unique", "excerpt_in_source", "ledger", "source_text"}
 
+# Built by the installed console script in a process of its own (a schema file, a cell frictionless
+# rejects, a seeds directory named in the environment); the others in-process.
+THROUGH_THE_SCRIPT = {"a schema that is a list", "wrong type", "a seeds directory named but missing"}
+
+
+def build_command(root, capsys, script: bool) -> tuple[int, str]:
+    """`sensetime-data --root ROOT build`: its exit status and what it printed, never a traceback."""
+    if not script:
+        return run(capsys, "--root", str(root), "build")
+    done = subprocess.run([str(installed("sensetime-data")), "--root", str(root), "build"], capture_output=True, text=True)
+    assert "Traceback" not in done.stdout + done.stderr and done.stderr == "", done.stderr
+    return done.returncode, done.stdout
+
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_rejected_in_one_line_and_build_is_kept(case, broken_copy, capsys, monkeypatch, request):
@@ -435,7 +453,7 @@ def test_bad_input_is_rejected_in_one_line_and_build_is_kept(case, broken_copy, 
         got = None
     line = line if line is not None else got
     before = tree_digest(broken_copy / "build")
-    code, out = run(capsys, "--root", str(broken_copy), "build")
+    code, out = build_command(broken_copy, capsys, script=case in THROUGH_THE_SCRIPT)
     assert code == 1, f"build accepted it:\n{out}"
     problems = [ln for ln in out.splitlines() if ln.startswith(f"{file}:")]
     assert problems, f"no problem names {file}:\n{out}"
@@ -450,6 +468,7 @@ def test_bad_input_is_rejected_in_one_line_and_build_is_kept(case, broken_copy, 
 
 def test_the_corpus_holds_at_least_120_cases():
     assert len(CASES) >= 120
+    assert THROUGH_THE_SCRIPT <= set(CASES)
 
 
 def test_a_utf8_bom_and_crlf_line_ends_are_read_as_plain_csv(broken_copy, capsys):

@@ -4,9 +4,10 @@ build, and an output directory that cannot take a build reported in one line.
 
 Most tests build a changed copy of the package (``new``) over a good build of the original
 (``old``) and check which of the two each path a reader uses shows. Where a test runs many
-builds, the new package's validation is reused and the database and Parquet files are copied
-from a real build of it made once: the file operations of writing and switching are the real
-ones, and the files are real outputs.
+builds, the new package's validation is reused and the database, Parquet files and Datasette
+metadata are copied from a real build of it made once: the file operations of writing and
+switching are the real ones, and the files are real outputs. The old package is the good copy
+of the session, validated once for the run.
 """
 
 import dataclasses
@@ -29,10 +30,12 @@ from conftest import ROOT, copy_inputs, tree_digest
 from helpers import REVENUE_FY2022, edit, find, installed, read_rows, run
 
 import sensetime_data.build as build_module
-from sensetime_data.build import CURRENT, OUTPUTS, build, write_descriptor
+from sensetime_data.build import CURRENT, OUTPUTS, build
 from sensetime_data.schema import dump_json, inputs_digest, package_descriptor
 from sensetime_data.serve import is_stale
 from sensetime_data.validate import Report, cited_sources, validate
+
+pytestmark = pytest.mark.xdist_group("process")  # one set of builds for the module
 
 MARK = "[build process test]"
 
@@ -47,12 +50,10 @@ class Builds:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory) -> Builds:
+def builds(tmp_path_factory, good_copy, report) -> Builds:
     base = tmp_path_factory.mktemp("process")
     old, new = base / "old", base / "new"
-    copy_inputs(ROOT, old)
-    report, _ = write_descriptor(old)  # the repo's descriptor may lag behind data being curated
-    assert report.ok, "\n".join(map(str, report.problems))
+    copy_inputs(good_copy, old)  # validated for the session: `report`
     (old / "build").mkdir()
     shutil.copy2(ROOT / "build" / "README.md", old / "build" / "README.md")  # tracked in git
     with pytest.MonkeyPatch.context() as mp:
@@ -83,8 +84,10 @@ def validated(builds, monkeypatch):
 
 @pytest.fixture
 def copied(builds, validated, monkeypatch):
-    """`build` also copies the database and the Parquet files of the reference build instead of writing them."""
+    """`build` also copies the database, the Parquet files and the metadata of the reference build
+    instead of making them (writing the metadata's YAML took most of a build's second)."""
     made = builds.reference / CURRENT
+    metadata = (made / "metadata.yml").read_text("utf-8")
 
     def write_sqlite(path, tables, frames):
         shutil.copy2(made / "sensetime.db", path)
@@ -92,6 +95,7 @@ def copied(builds, validated, monkeypatch):
 
     monkeypatch.setattr(build_module, "write_sqlite", write_sqlite)
     monkeypatch.setattr(build_module, "write_parquet", lambda path, tables, frames: shutil.copytree(made / "parquet", path))
+    monkeypatch.setattr(build_module, "datasette_metadata", lambda report: metadata)
 
 
 def old_build(builds: Builds, out: Path) -> Path:
@@ -415,9 +419,11 @@ def _fill_disk_in_metadata(monkeypatch):
     monkeypatch.setattr(build_module, "datasette_metadata", disk_full)
 
 
-@pytest.mark.parametrize("where", [_fill_disk_in_sqlite, _fill_disk_in_parquet, _fill_disk_in_metadata],
+@pytest.mark.parametrize("where, reason", [(_fill_disk_in_sqlite, "database or disk is full"),
+                                           (_fill_disk_in_parquet, "No space left on device"),
+                                           (_fill_disk_in_metadata, "No space left on device")],
                          ids=["database", "parquet", "metadata"])
-def test_a_full_disk_is_one_line_and_the_build_is_kept(where, builds, validated, tmp_path, capsys, monkeypatch):
+def test_a_full_disk_is_one_line_and_the_build_is_kept(where, reason, builds, validated, tmp_path, capsys, monkeypatch):
     root = package(builds, tmp_path)
     before, names = tree_digest(root / "build"), sorted(os.listdir(root / "build"))
     where(monkeypatch)
@@ -425,7 +431,7 @@ def test_a_full_disk_is_one_line_and_the_build_is_kept(where, builds, validated,
     assert code == 1, out
     (line,) = problem_lines(out)
     assert line.startswith("build/:0: -: output: cannot write the build here: ")
-    assert "No space left on device" in line or "database or disk is full" in line
+    assert line.endswith(f"{reason}; the last good build is kept"), line
     assert tree_digest(root / "build") == before and sorted(os.listdir(root / "build")) == names
     assert whole(builds, root / "build") == "old"
 

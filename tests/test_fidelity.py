@@ -9,16 +9,8 @@ from helpers import edit, run
 
 from sensetime_data import rules
 from sensetime_data.ledger import mentions
-from sensetime_data.validate import validate
 
 SUBSTATION = {"segment_id": "smart_business", "metric": "inspection_efficiency_gain_multiple", "source_id": "deck_fy2022"}
-
-
-@pytest.fixture(scope="module")
-def report(root):
-    report = validate(root)
-    assert report.ok, "\n".join(map(str, report.problems))
-    return report
 
 
 @pytest.fixture(scope="module")

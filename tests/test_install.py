@@ -4,7 +4,11 @@
 into a fresh venv with its runtime dependencies only, where every runtime function and `info`
 work and nothing of the curation or site stack can be imported; then the `site` extra is added
 and the site is served, the installed build stays read-only, and frictionless reads the
-installed package. The tests run in this file's order: the later ones add the extra.
+installed package. The tests run in this file's order, on one xdist worker (group "install"):
+the later ones add the extra.
+
+uv makes the venvs and installs into them (and into the isolated build environments), with the
+versions CI pins: what pip would install, from uv's cache, in seconds.
 """
 
 import json
@@ -16,12 +20,12 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, tree_digest
-from helpers import read_rows, wait_for
-from test_wheel import clean_env, fresh_clone
+from helpers import installed, read_rows, wait_for
+from test_wheel import CONSTRAINTS, clean_env, fresh_clone, python_build
 
 from sensetime_data.serve import free_port
 
-CONSTRAINTS = ROOT / "requirements" / "ci.txt"  # the versions CI tests; pip takes them from its cache
+pytestmark = [pytest.mark.slow, pytest.mark.wheel, pytest.mark.xdist_group("install")]
 NOT_RUNTIME = ("frictionless", "pandera", "datasette", "datasette_dashboards", "sqlite_utils", "yaml")
 VIEWS = ("observations", "fact_agreement")
 
@@ -58,8 +62,12 @@ class Venv:
         return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=clean_env(),
                               cwd=self.path.parent, **kw)
 
-    def pip_install(self, *args) -> None:
-        done = self.run(self.python, "-m", "pip", "install", "-q", "-c", CONSTRAINTS, *args)
+    def create(self) -> None:
+        done = self.run(installed("uv"), "venv", "--quiet", "--python", sys.executable, self.path)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    def install(self, *args) -> None:
+        done = self.run(installed("uv"), "pip", "install", "--quiet", "--python", self.python, "-c", CONSTRAINTS, *args)
         assert done.returncode == 0, done.stderr[-3000:]
 
     def importable(self, modules) -> list[str]:
@@ -77,8 +85,7 @@ def dist(tmp_path_factory) -> tuple[Path, Path]:
     """(sdist, wheel) of a fresh clone, the wheel built from the sdist; no source texts in reach."""
     clone = fresh_clone(tmp_path_factory.mktemp("clone") / "sensetime-data")
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(clone)],
-                          capture_output=True, text=True, env=clean_env())
+    done = python_build("--outdir", out, clone, env=clean_env())
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (sdist,) = out.glob("*.tar.gz")
     (wheel,) = out.glob("*.whl")
@@ -89,16 +96,16 @@ def dist(tmp_path_factory) -> tuple[Path, Path]:
 def venv(dist, tmp_path_factory) -> Venv:
     """A fresh venv, outside the repository, with the wheel and its runtime dependencies."""
     env = Venv(tmp_path_factory.mktemp("user") / "venv")
-    subprocess.run([sys.executable, "-m", "venv", str(env.path)], check=True)
-    env.pip_install(dist[1])
+    env.create()
+    env.install(dist[1])
     env.runtime_only = True
     return env
 
 
 @pytest.fixture(scope="module")
 def site(venv, dist) -> Venv:
-    """The same venv after `pip install 'sensetime-data[site]'`."""
-    venv.pip_install(f"{dist[1]}[site]")
+    """The same venv after `pip install 'sensetime-data[site]'` (by uv)."""
+    venv.install(f"{dist[1]}[site]")
     venv.runtime_only = False
     return venv
 

@@ -7,14 +7,8 @@ from helpers import delete, run
 
 from sensetime_data.ledger import mentions
 from sensetime_data.sources import fold
-from sensetime_data.validate import validate
 
 SCORE = re.compile(r"^(\d+(\.\d+)?%?|-|未上榜)$")
-
-
-@pytest.fixture(scope="module")
-def report(root, seeds):
-    return validate(root)
 
 
 @pytest.mark.parametrize(
@@ -31,15 +25,15 @@ def test_numeric_mentions_are_found_in_chinese_and_arabic(text, found):
     assert [m.text for m in mentions(text)] == found
 
 
-def test_every_source_is_fully_accounted_for(report):
+def test_every_source_is_fully_accounted_for(report, seeds):
     assert len(report.ledger) == 5
     for source in report.ledger:
         assert source.total > 0
         assert source.percent == 100.0, "\n".join([str(source)] + [m.text for m in source.missing])
 
 
-def test_validate_prints_coverage_of_each_source(root, seeds, capsys):
-    code, out = run(capsys, "--root", str(root), "validate")
+def test_validate_prints_coverage_of_each_source(cli_validate, seeds):
+    code, out = cli_validate
     lines = [ln for ln in out.splitlines() if "coverage" in ln]
     assert code == 0
     assert len(lines) == 5

@@ -2,7 +2,10 @@
 
 import subprocess
 
+import pytest
 from helpers import installed
+
+pytestmark = pytest.mark.slow
 
 
 def test_ruff_finds_nothing(root):

@@ -7,7 +7,7 @@ import pytest
 from helpers import installed
 
 from sensetime_data.schema import FACT_COLUMNS, dump_json, package_descriptor
-from sensetime_data.validate import cited_sources, validate
+from sensetime_data.validate import cited_sources
 
 CONTRACT_TABLES = ["segments", "financials", "compute_capacity", "automotive_partners", "model_benchmarks"]
 
@@ -19,8 +19,7 @@ def test_frictionless_cli_says_the_package_is_valid(root):
     assert "INVALID" not in done.stdout
 
 
-def test_datapackage_json_is_in_sync_with_the_schemas(root):
-    report = validate(root)
+def test_datapackage_json_is_in_sync_with_the_schemas(root, report):
     expected = dump_json(package_descriptor(root, cited_sources(report)))
     assert (root / "datapackage.json").read_text("utf-8") == expected, "run `sensetime-data docs` to resync"
 
@@ -64,10 +63,9 @@ def test_contract_tables_have_csv_files(root, table):
     assert (root / "tables" / f"{table}.csv").exists()
 
 
-def test_readme_table_list_is_current(root):
+def test_readme_table_list_is_current(root, report):
     from sensetime_data.docs import readme_with_tables
 
-    report = validate(root)
     readme = (root / "README.md").read_text("utf-8")
     assert readme == readme_with_tables(readme, report), "run `sensetime-data docs`"
     for name in report.tables:
@@ -97,10 +95,9 @@ def test_pandera_schemas_are_generated_from_the_table_schemas(root, tables):
         assert {c.name for c in schema.checks} == set(table_rules(table)), name
 
 
-def test_data_dictionary_is_current(root):
+def test_data_dictionary_is_current(root, report):
     from sensetime_data.docs import DICTIONARY, data_dictionary
 
-    report = validate(root)
     assert (root / DICTIONARY).read_text("utf-8") == data_dictionary(report), "run `sensetime-data docs`"
     for name, table in report.tables.items():
         for f in table.fields:

@@ -1,10 +1,14 @@
 """Property tests: whatever a curator types into a fact table, `validate` ends in a clean pass or a
-clean report (one line per problem, file:line: column: rule: message), never an exception."""
+clean report (one line per problem, file:line: column: rule: message), never an exception.
+
+Each example validates a whole package: the number of examples comes from the Hypothesis profile
+in conftest.py (30 in CI, a few on a developer's machine: HYPOTHESIS_PROFILE=ci for the full count)."""
 
 import csv
 import re
 import shutil
 
+import pytest
 from conftest import ROOT, copy_inputs
 from helpers import read_rows, write_rows
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +16,8 @@ from hypothesis import strategies as st
 
 from sensetime_data.schema import read_tables
 from sensetime_data.validate import validate
+
+pytestmark = pytest.mark.slow
 
 FACT_TABLES = [name for name, table in read_tables(ROOT).items() if table.is_fact]
 PROBLEM = re.compile(r"^[^\n:]+:\d+: [^\n:]+: [\w-]+: [^\n]*$")
@@ -30,7 +36,7 @@ def check(report):
     assert report.ok == (not report.problems)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(table=st.sampled_from(FACT_TABLES), row=st.integers(0, 10_000), column=st.integers(0, 20), text=cells)
 def test_a_random_cell_gives_a_clean_report(tmp_path_factory, seeds, table, row, column, text):
     root = tmp_path_factory.mktemp("cell")
@@ -44,7 +50,7 @@ def test_a_random_cell_gives_a_clean_report(tmp_path_factory, seeds, table, row,
     shutil.rmtree(root)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(table=st.sampled_from(FACT_TABLES), values=st.lists(cells, min_size=0, max_size=14))
 def test_a_random_row_gives_a_clean_report(tmp_path_factory, seeds, table, values):
     root = tmp_path_factory.mktemp("row")
@@ -53,5 +59,6 @@ def test_a_random_row_gives_a_clean_report(tmp_path_factory, seeds, table, value
         csv.writer(f, lineterminator="\n").writerow(values)  # ragged on purpose: too few or too many cells
     report = validate(root)
     check(report)
-    assert not report.ok or values == []  # a random row is never a valid fact
+    if values:
+        assert not report.ok  # a random row is never a valid fact
     shutil.rmtree(root)

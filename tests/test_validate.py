@@ -1,22 +1,20 @@
 """`sensetime-data validate` and `build` on the real tables, and on copies broken one way each."""
 
-import subprocess
-
 from conftest import copy_inputs
-from helpers import REVENUE_FY2022, edit, installed, run
+from helpers import REVENUE_FY2022, edit, run
 
 
-def test_real_tables_are_valid_and_quotes_were_checked(root, seeds, capsys):
-    code, out = run(capsys, "--root", str(root), "validate")
+def test_real_tables_are_valid_and_quotes_were_checked(cli_validate, seeds):
+    code, out = cli_validate
     assert code == 0, out
     assert "problem" not in out.splitlines()[-1]
     assert "quotes checked against 5 source texts" in out
 
 
-def test_cli_entry_point_runs_as_installed(root):
-    done = subprocess.run([str(installed("sensetime-data")), "--root", str(root), "validate"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1].startswith("valid:")
+def test_cli_entry_point_runs_as_installed(cli_validate):
+    code, out = cli_validate
+    assert code == 0, out
+    assert out.splitlines()[-1].startswith("valid:")
 
 
 # Broken tables of every kind are in test_bad_inputs.py; here, the rules that relate rows.

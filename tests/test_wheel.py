@@ -1,5 +1,10 @@
-"""The wheel from a fresh clone (no build/): `pip wheel .` in an isolated environment, what the
-wheel carries, its metadata, and that tables which do not validate make no wheel."""
+"""The wheel from a fresh clone (no build/): `python -m build --wheel` in an isolated environment,
+what the wheel carries, its metadata, and that tables which do not validate make no wheel
+(`pip wheel --no-build-isolation`).
+
+The isolated environments are made by uv (`--installer uv`) with the versions CI pins: the same
+packages pip would install, in seconds instead of a minute. The module's tests share one wheel
+and run on one xdist worker (group "wheel")."""
 
 import email.parser
 import json
@@ -24,6 +29,9 @@ from sensetime_data.sources import SEEDS_ENV, seeds_dir
 SOURCES = ("src", "pyproject.toml", "hatch_build.py", "README.md", "LICENSE", "LICENSE-DATA.md", "CHANGELOG.md",
            "CITATION.cff", ".gitignore", "requirements")
 RUNTIME = {"pandas", "pyarrow"}
+CONSTRAINTS = ROOT / "requirements" / "ci.txt"  # the versions CI tests
+
+pytestmark = [pytest.mark.slow, pytest.mark.wheel, pytest.mark.xdist_group("wheel")]
 
 
 def fresh_clone(dst: Path) -> Path:
@@ -32,6 +40,12 @@ def fresh_clone(dst: Path) -> Path:
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, dst / name)
     shutil.rmtree(dst / "src" / "sensetime_data" / "__pycache__", ignore_errors=True)
     return dst
+
+
+def python_build(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m build ARGS`, its isolated environments made by uv with the versions of requirements/ci.txt."""
+    return subprocess.run([sys.executable, "-m", "build", "--installer", "uv", "--dependency-constraints-txt",
+                           str(CONSTRAINTS), *map(str, args)], capture_output=True, text=True, env=env)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -47,13 +61,12 @@ def clone(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(clone, tmp_path_factory):
-    """(the wheel `pip wheel .` makes of the fresh clone, the clone's digest before)."""
+    """(the wheel `python -m build --wheel` makes in the fresh clone, the clone's digest before)."""
     before = tree_digest(clone)
     out = tmp_path_factory.mktemp("dist")
     seeds = seeds_dir(ROOT)
     env = clean_env(**({SEEDS_ENV: str(seeds)} if seeds else {}))
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(clone)],
-                          capture_output=True, text=True, env=env)
+    done = python_build("--wheel", "--outdir", out, clone, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (path,) = out.glob("sensetime_data-*.whl")
     return path, before
