@@ -15,6 +15,7 @@ Datasette would detect and answer with trigram MATCH alone (nothing for two char
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,7 +71,7 @@ def _create(db, table: Table) -> None:
             db.execute(f'create index "idx_{table.name}_{column}" on "{table.name}" ("{column}")')
 
 
-def rows(table: Table, frame: pd.DataFrame) -> list[tuple]:
+def rows(table: Table, frame: pd.DataFrame) -> Iterator[tuple]:
     """Rows as plain Python values for SQLite: dates as ISO text, booleans as 0/1, NULL for missing."""
     columns = []
     for f in table.output_fields:
@@ -80,7 +81,7 @@ def rows(table: Table, frame: pd.DataFrame) -> list[tuple]:
         elif f.type == "boolean":
             column = column.astype("Int64")
         columns.append(column.astype(object).where(column.notna(), None).tolist())
-    return list(zip(*columns, strict=True))
+    return zip(*columns, strict=True)
 
 
 def label_sql(table: Table) -> str | None:
@@ -149,7 +150,12 @@ def add_search(conn: sqlite3.Connection, tables: dict[str, Table]) -> None:
     conn.execute(f"create virtual table {SEARCH_INDEX} using fts5(text, table_name unindexed, row_id unindexed, "
                  "row_key unindexed, tokenize = 'trigram')")
     naming = {name: _naming_texts(conn, table) for name, table in tables.items()}
-    rows = []
+    conn.executemany(f"insert into {SEARCH_INDEX} (text, table_name, row_id, row_key) values (?, ?, ?, ?)",
+                     _search_rows(conn, tables, naming))
+
+
+def _search_rows(conn, tables: dict[str, Table], naming: dict[str, dict[str, str]]) -> Iterator[tuple]:
+    """The rows of the search index, one at a time: at scale they are the largest thing a build holds."""
     for name, table in tables.items():
         own = [f.name for f in table.output_fields if f.type == "string"]
         key = "null"
@@ -160,7 +166,6 @@ def add_search(conn: sqlite3.Connection, tables: dict[str, Table]) -> None:
                     if column in own and naming.get(other)]
         for rowid, *values, row_key in _rows(conn, name, own, key):
             labels = [names.get(values[at]) for at, names in pointers]
-            rows.append((_joined([*values, *labels]), name, rowid, row_key))
+            yield _joined([*values, *labels]), name, rowid, row_key
     for rowid, *values, _ in _rows(conn, DICTIONARY, ["table_name", "column_name", "description"]):
-        rows.append((_joined(values), DICTIONARY, rowid, None))
-    conn.executemany(f"insert into {SEARCH_INDEX} (text, table_name, row_id, row_key) values (?, ?, ?, ?)", rows)
+        yield _joined(values), DICTIONARY, rowid, None
