@@ -5,8 +5,10 @@ good build of the package and its validation) is made by the first worker that a
 under a file lock, in the directory the workers share, and read from there by the others.
 """
 
+import contextlib
 import fcntl
 import hashlib
+import io
 import os
 import pickle
 import shutil
@@ -23,6 +25,7 @@ from helpers import installed, wait_for
 from hypothesis import settings
 
 from sensetime_data.build import build
+from sensetime_data.cli import main
 from sensetime_data.schema import read_tables
 from sensetime_data.serve import free_port
 from sensetime_data.sources import SEEDS_ENV, seeds_dir
@@ -142,6 +145,21 @@ def cli_validate(tmp_path_factory) -> tuple[int, str]:
 
     directory = once(tmp_path_factory, "validated", make)
     return int((directory / "status").read_text()), (directory / "stdout").read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def ledger_pages(tmp_path_factory, seeds) -> tuple[int, str, Path]:
+    """(exit status, output, the pages' directory) of `sensetime-data --root REPO ledger --html DIR`, run once."""
+    def make(directory: Path) -> None:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["--root", str(ROOT), "ledger", "--html", str(directory / "pages")])
+        assert "Traceback" not in out.getvalue()
+        (directory / "status").write_text(str(code))
+        (directory / "stdout").write_text(out.getvalue(), "utf-8")
+
+    directory = once(tmp_path_factory, "ledger", make)
+    return int((directory / "status").read_text()), (directory / "stdout").read_text("utf-8"), directory / "pages"
 
 
 @pytest.fixture(scope="session")
