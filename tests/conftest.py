@@ -41,6 +41,28 @@ settings.register_profile("dev", max_examples=3, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
+# Modules whose tests share a costly module or session fixture (a wheel, a venv, a set of builds,
+# a server and a browser, a merge) run on one xdist worker, so it is made once. pytest-xdist's
+# `--dist loadgroup` would read this from xdist_group marks, but with pytest 9.2 it loses them
+# and spreads the tests (pytest-xdist#1386): the scheduler below groups by module instead.
+TOGETHER = {"test_wheel.py": "wheel", "test_install.py": "install", "test_build_process.py": "process",
+            "test_serve.py": "server", "test_browser.py": "server", "test_translation.py": "translation"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` (addopts): the modules of TOGETHER as one unit each, every other test on its own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            group = TOGETHER.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])
+            return group or super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)
+
+
 def shared_dir(tmp_path_factory) -> Path:
     """The temporary directory of the whole run: every xdist worker's basetemp lies in it."""
     base = tmp_path_factory.getbasetemp()
@@ -212,7 +234,7 @@ def tree_digest(directory: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def served(good_copy, tmp_path_factory):
     """(the URL it printed, its base URL) of `sensetime-data serve --port N` over a good build.
-    One server per worker: the modules that use it share the xdist group "server"."""
+    One server per worker: the modules that use it run on one worker (TOGETHER)."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as out:  # a file, not a pipe nobody reads, for the access log

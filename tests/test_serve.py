@@ -20,8 +20,6 @@ from helpers import installed, wait_for
 from sensetime_data.plugin import MOST_SQL_AT_ONCE, RETRY_AFTER_S
 from sensetime_data.serve import free_port
 
-pytestmark = pytest.mark.xdist_group("server")  # one server for this module and the browser's
-
 RUNAWAY = "with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r"
 
 
