@@ -232,8 +232,20 @@ def tree_digest(directory: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def served(good_copy, tmp_path_factory):
-    """(the URL it printed, its base URL) of `sensetime-data serve --port N` over a good build.
+def served(server):
+    """(the URL it printed, its base URL) of `sensetime-data serve --port N` over a good build."""
+    return server[:2]
+
+
+@pytest.fixture(scope="session")
+def served_log(server) -> Path:
+    """The file that server writes its output and access log to."""
+    return server[2]
+
+
+@pytest.fixture(scope="session")
+def server(good_copy, tmp_path_factory):
+    """(the URL it printed, its base URL, its log) of `sensetime-data serve --port N` over a good build.
     One server per worker: the modules that use it run on one worker (TOGETHER)."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
@@ -243,7 +255,7 @@ def served(good_copy, tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/-/versions.json", proc)
-        yield log.read_text().splitlines()[0], base
+        yield log.read_text().splitlines()[0], base, log
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
