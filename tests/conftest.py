@@ -5,8 +5,10 @@ good build of the package and its validation) is made by the first worker that a
 under a file lock, in the directory the workers share, and read from there by the others.
 """
 
+import contextlib
 import fcntl
 import hashlib
+import io
 import os
 import pickle
 import shutil
@@ -23,6 +25,7 @@ from helpers import installed, wait_for
 from hypothesis import settings
 
 from sensetime_data.build import build
+from sensetime_data.cli import main
 from sensetime_data.schema import read_tables
 from sensetime_data.serve import free_port
 from sensetime_data.sources import SEEDS_ENV, seeds_dir
@@ -36,6 +39,28 @@ EPOCH = "1700000000"  # SOURCE_DATE_EPOCH of the good build: a build of the same
 settings.register_profile("ci", max_examples=30, deadline=None)
 settings.register_profile("dev", max_examples=3, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+# Modules whose tests share a costly module or session fixture (a wheel, a venv, a set of builds,
+# a server and a browser, a merge) run on one xdist worker, so it is made once. pytest-xdist's
+# `--dist loadgroup` would read this from xdist_group marks, but with pytest 9.2 it loses them
+# and spreads the tests (pytest-xdist#1386): the scheduler below groups by module instead.
+TOGETHER = {"test_wheel.py": "wheel", "test_install.py": "install", "test_build_process.py": "process",
+            "test_serve.py": "server", "test_browser.py": "server", "test_translation.py": "translation"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` (addopts): the modules of TOGETHER as one unit each, every other test on its own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            group = TOGETHER.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])
+            return group or super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)
 
 
 def shared_dir(tmp_path_factory) -> Path:
@@ -145,6 +170,21 @@ def cli_validate(tmp_path_factory) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="session")
+def ledger_pages(tmp_path_factory, seeds) -> tuple[int, str, Path]:
+    """(exit status, output, the pages' directory) of `sensetime-data --root REPO ledger --html DIR`, run once."""
+    def make(directory: Path) -> None:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["--root", str(ROOT), "ledger", "--html", str(directory / "pages")])
+        assert "Traceback" not in out.getvalue()
+        (directory / "status").write_text(str(code))
+        (directory / "stdout").write_text(out.getvalue(), "utf-8")
+
+    directory = once(tmp_path_factory, "ledger", make)
+    return int((directory / "status").read_text()), (directory / "stdout").read_text("utf-8"), directory / "pages"
+
+
+@pytest.fixture(scope="session")
 def built(good_copy) -> Path:
     """The build/ directory of the good copy."""
     return good_copy / "build"
@@ -192,9 +232,21 @@ def tree_digest(directory: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def served(good_copy, tmp_path_factory):
-    """(the URL it printed, its base URL) of `sensetime-data serve --port N` over a good build.
-    One server per worker: the modules that use it share the xdist group "server"."""
+def served(server):
+    """(the URL it printed, its base URL) of `sensetime-data serve --port N` over a good build."""
+    return server[:2]
+
+
+@pytest.fixture(scope="session")
+def served_log(server) -> Path:
+    """The file that server writes its output and access log to."""
+    return server[2]
+
+
+@pytest.fixture(scope="session")
+def server(good_copy, tmp_path_factory):
+    """(the URL it printed, its base URL, its log) of `sensetime-data serve --port N` over a good build.
+    One server per worker: the modules that use it run on one worker (TOGETHER)."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as out:  # a file, not a pipe nobody reads, for the access log
@@ -203,7 +255,7 @@ def served(good_copy, tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/-/versions.json", proc)
-        yield log.read_text().splitlines()[0], base
+        yield log.read_text().splitlines()[0], base, log
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("server")]  # one server for both modules
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{2}")

@@ -35,7 +35,7 @@ from sensetime_data.schema import dump_json, inputs_digest, package_descriptor
 from sensetime_data.serve import is_stale
 from sensetime_data.validate import Report, cited_sources, validate
 
-pytestmark = pytest.mark.xdist_group("process")  # one set of builds for the module
+pytestmark = pytest.mark.slow
 
 MARK = "[build process test]"
 

@@ -170,8 +170,8 @@ def test_the_ledger_counts_chinese_quantities_wherever_they_stand(text, found):
     assert [m.text for m in mentions(text)] == found
 
 
-def test_ledger_pages_mark_every_mention_once_and_agree_with_the_ledger(root, seeds, tmp_path, capsys):
-    code, out = run(capsys, "--root", str(root), "ledger", "--html", str(tmp_path))
+def test_ledger_pages_mark_every_mention_once_and_agree_with_the_ledger(ledger_pages):
+    code, out, tmp_path = ledger_pages
     assert code == 0, out
     totals = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+): coverage 100\.0% \(\d+ of (\d+) numeric", out, re.M)}
     assert len(totals) == 5

@@ -4,7 +4,7 @@
 into a fresh venv with its runtime dependencies only, where every runtime function and `info`
 work and nothing of the curation or site stack can be imported; then the `site` extra is added
 and the site is served, the installed build stays read-only, and frictionless reads the
-installed package. The tests run in this file's order, on one xdist worker (group "install"):
+installed package. The tests run in this file's order, on one xdist worker (conftest.TOGETHER):
 the later ones add the extra.
 
 uv makes the venvs and installs into them (and into the isolated build environments), with the
@@ -25,7 +25,7 @@ from test_wheel import CONSTRAINTS, clean_env, fresh_clone, python_build
 
 from sensetime_data.serve import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.wheel, pytest.mark.xdist_group("install")]
+pytestmark = [pytest.mark.slow, pytest.mark.wheel]
 NOT_RUNTIME = ("frictionless", "pandera", "datasette", "datasette_dashboards", "sqlite_utils", "yaml")
 VIEWS = ("observations", "fact_agreement")
 

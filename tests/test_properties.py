@@ -33,7 +33,6 @@ cells = st.one_of(
 def check(report):
     for problem in report.problems:
         assert PROBLEM.match(str(problem)), repr(str(problem))
-    assert report.ok == (not report.problems)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -4,9 +4,6 @@ safe under a runaway query, hostile queries at once, bad requests and spreadshee
 import csv
 import io
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 import urllib.error
@@ -15,12 +12,8 @@ import urllib.request
 
 import pytest
 import yaml
-from helpers import installed, wait_for
 
 from sensetime_data.plugin import MOST_SQL_AT_ONCE, RETRY_AFTER_S
-from sensetime_data.serve import free_port
-
-pytestmark = pytest.mark.xdist_group("server")  # one server for this module and the browser's
 
 RUNAWAY = "with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r"
 
@@ -84,21 +77,10 @@ def test_csv_exports_cannot_run_as_formulas(served):
 
 # --- under attack: the guard of src/sensetime_data/plugin.py on the real server ------------
 
-@pytest.fixture(scope="module")
-def logged(good_copy, tmp_path_factory):
-    """(base URL, log file) of a `sensetime-data serve` of its own, to read what it logs."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("guard") / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([str(installed("sensetime-data")), "--root", str(good_copy), "serve", "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/-/versions.json", proc)
-        yield base, log
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+@pytest.fixture
+def logged(served, served_log):
+    """(base URL, log file) of the server, to read what it logs."""
+    return served[1], served_log
 
 
 def sql_url(base: str, query: str) -> str:

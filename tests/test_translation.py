@@ -19,8 +19,6 @@ from sensetime_data.schema import read_tables
 from sensetime_data.sources import read_texts
 from sensetime_data.translation import added_numbers, missing_numbers, quote_en_keeps_numbers
 
-pytestmark = pytest.mark.xdist_group("translation")  # one merge of the translations
-
 ROOT = Path(__file__).resolve().parents[1]
 MERGE = ROOT / "translations" / "merge.py"
 ENGLISH = json.loads((ROOT / "translations" / "en.json").read_text("utf-8"))
