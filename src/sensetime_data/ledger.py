@@ -99,13 +99,9 @@ def excluded(text: str, exclusions: list[dict]) -> list[tuple[int, int, dict]]:
     return [(a, b, row) for row in exclusions for a, b in _spans(text, fold(str(row["excerpt"])))]
 
 
-def source_rows(frames: dict[str, pd.DataFrame], source_id: str) -> tuple[list[dict], list[dict]]:
-    """Rows with a quote citing the source (each with its table in ``_table``), and the source's exclusions."""
-    return rows_by_source(frames).get(source_id, ([], []))
-
-
 def rows_by_source(frames: dict[str, pd.DataFrame]) -> dict[str, tuple[list[dict], list[dict]]]:
-    """``source_rows`` of every source, reading each table once."""
+    """For each source, the rows with a quote citing it (each with its table in ``_table``) and its
+    exclusions, reading each table once."""
     out: dict[str, tuple[list[dict], list[dict]]] = {}
     for name, frame in frames.items():
         if "source_id" not in frame or not ({"excerpt", "quote"} & set(frame.columns)):

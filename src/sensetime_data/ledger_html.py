@@ -16,7 +16,7 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from .ledger import Mark, marks, source_rows
+from .ledger import Mark, marks, rows_by_source
 from .sources import fold
 
 DATASETTE = "http://127.0.0.1:8001"
@@ -107,11 +107,12 @@ def write_pages(report, directory: Path, seeds: Path, base: str = DATASETTE) -> 
     primary_keys = {n: t.primary_key for n, t in report.tables.items()}
     sources = report.frames["sources"].to_dict("records")
     counts = {}
+    by_source = rows_by_source(report.frames)
     for source in sources:
         text = report.texts.get(source["source_id"])
         if text is None:
             continue
-        found = marks(text, *source_rows(report.frames, source["source_id"]))
+        found = marks(text, *by_source.get(source["source_id"], ([], [])))
         raw = (seeds / source["file"]).read_text("utf-8")
         (directory / f"{source['source_id']}.html").write_text(page(source, raw, text, found, primary_keys, base), "utf-8")
         counts[source["source_id"]] = Counter(m.kind for m in found)

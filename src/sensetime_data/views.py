@@ -7,6 +7,7 @@ columns are ``schema.OBSERVATION_COLUMNS``, taken from each fact table as its sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .schema import OBSERVATION_COLUMNS, Field, Table
@@ -17,13 +18,11 @@ class View:
     name: str
     description: str
     fields: tuple[Field, ...]  # the columns the view adds; the others are the fact tables'
+    sql: Callable[[dict[str, Table]], str]  # the view's SELECT, from the tables of the package
 
     @property
     def title(self) -> str:
         return self.name.replace("_", " ").capitalize()
-
-    def sql(self, tables: dict[str, Table]) -> str:
-        return observations_sql(tables) if self.name == "observations" else AGREEMENT_SQL
 
 
 def _fields(**described: tuple[str, str]) -> tuple[Field, ...]:
@@ -71,6 +70,7 @@ VIEWS = {
                                "scope; empty where nothing does."),
             fact_table=("string", "The fact table the row comes from."),
         ),
+        observations_sql,
     ),
     "fact_agreement": View(
         "fact_agreement",
@@ -84,6 +84,7 @@ VIEWS = {
             values_agree=("boolean", "1 when every source gives the same value (and the same high end of a range), "
                                      "0 otherwise."),
         ),
+        lambda tables: AGREEMENT_SQL,
     ),
 }
 
