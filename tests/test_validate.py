@@ -97,3 +97,23 @@ def test_validate_json_gives_the_results_alone(broken_copy, capsys):
     assert {"file": "tables/financials.csv", "line": line, "column": "unit"}.items() <= next(
         p for p in result["problems"] if p["column"] == "unit").items()
     assert set(result) == {"valid", "counts", "problems", "notices", "coverage"}
+
+
+def test_a_failing_rule_runs_once_and_its_message_is_the_problem(broken_copy, monkeypatch):
+    # Before, pandera ran a rule and, when it failed, the rule ran again for its messages.
+    from sensetime_data import rules
+    from sensetime_data.validate import validate
+
+    edit(broken_copy, "financials", REVENUE_FY2022, value="4500", as_reported="45 亿元", quote="45 亿元")
+    column, growth = rules.RULES["growth_matches_levels"]
+    calls = []
+
+    def counted(frame, ctx):
+        calls.append(ctx.table.name)
+        return growth(frame, ctx)
+
+    monkeypatch.setitem(rules.RULES, "growth_matches_levels", (column, counted))
+    problems = [p for p in validate(broken_copy).problems if p.rule == "growth_matches_levels"]
+    assert calls.count("financials") == 1, calls
+    assert [(p.file, p.column) for p in problems] == [("tables/financials.csv", "value")]
+    assert problems[0].message.startswith("revenue_growth -19")
