@@ -161,7 +161,7 @@ def _read_sql(con: sqlite3.Connection, query: str, params: dict | None) -> pd.Da
 
 def _view(name: str, columns, root: Path, resources: dict) -> tuple[str, str, list[Field]]:
     """Title, description and fields of a view: its own columns' and, for the rest, the fact schemas'."""
-    described = view_fields(name, {n: _table(n, root, r) for n, r in resources.items()})
+    described = view_fields({n: _table(n, root, r) for n, r in resources.items()})
     fields = [described.get(c) or Field(c, "string", "", {}) for c in columns]
     return VIEWS[name].title, VIEWS[name].description, fields
 

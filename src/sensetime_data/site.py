@@ -82,7 +82,7 @@ def _view_metadata(view: View, tables: dict[str, Table], sources: list[dict]) ->
         "title": view.title,
         "description": view.description,
         "description_html": to_html(view.description),
-        "columns": {name: f.description for name, f in view_fields(view.name, tables).items()},
+        "columns": {name: f.description for name, f in view_fields(tables).items()},
         "source_links": _source_links(sources),
         "sort": TIME_ORDER,
     }

@@ -89,8 +89,9 @@ VIEWS = {
 }
 
 
-def view_fields(name: str, tables: dict[str, Table]) -> dict[str, Field]:
-    """Every column a view may have, described: the observations columns, then the view's own."""
+def view_fields(tables: dict[str, Table]) -> dict[str, Field]:
+    """Every column the views have, described: the fact tables' columns, then those the views add
+    (``fact_agreement`` shows the columns ``observations`` adds as well as its own)."""
     out = {f.name: f for t in tables.values() if t.is_fact for f in t.output_fields}
     for view in VIEWS.values():
         out.update({f.name: f for f in view.fields})
