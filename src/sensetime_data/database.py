@@ -48,7 +48,7 @@ def write_sqlite(path: Path, tables: dict[str, Table], frames: dict[str, pd.Data
             marks = ", ".join("?" * len(table.output_columns))
             db.conn.executemany(f'insert into "{name}" ({columns}) values ({marks})', rows(table, frames[name]))
         add_labels(db.conn, tables)
-        add_dictionary(db.conn, tables)
+        add_dictionary(db, tables)
         for name, view in VIEWS.items():
             db.execute(f"create view {name} as {view.sql(tables)}")
         add_search(db.conn, tables)
@@ -63,12 +63,12 @@ def _create(db, table: Table) -> None:
     """The table as its schema says: column types, primary key, foreign keys, not null, and an
     index on each foreign key that is not the primary key."""
     pk = table.primary_key
-    db.execute(db.create_table_sql(
-        table.name, {f.name: f.sql_type for f in table.output_fields}, pk=pk[0] if len(pk) == 1 else tuple(pk),
-        foreign_keys=table.foreign_keys, not_null={f.name for f in table.output_fields if f.required}))
+    db.table(table.name).create(
+        {f.name: f.sql_type for f in table.output_fields}, pk=pk[0] if len(pk) == 1 else tuple(pk),
+        foreign_keys=table.foreign_keys, not_null={f.name for f in table.output_fields if f.required})
     for column, _, _ in table.foreign_keys:
         if pk != [column]:
-            db.execute(f'create index "idx_{table.name}_{column}" on "{table.name}" ("{column}")')
+            db.table(table.name).create_index([column], find_unique_name=True)
 
 
 def rows(table: Table, frame: pd.DataFrame) -> Iterator[tuple]:
@@ -101,12 +101,9 @@ def add_labels(conn: sqlite3.Connection, tables: dict[str, Table]) -> None:
             conn.execute(f'alter table "{name}" add column "{LABEL}" text generated always as ({expression}) virtual')
 
 
-def add_dictionary(conn: sqlite3.Connection, tables: dict[str, Table]) -> None:
+def add_dictionary(db, tables: dict[str, Table]) -> None:
     """The data dictionary as a table: a rowid table, so pages list columns in schema order."""
-    conn.execute(f"create table {DICTIONARY} (table_name text, position integer, column_name text, type text, "
-                 "required integer, constraints text, description text)")
-    conn.executemany(f"insert into {DICTIONARY} values (:table_name, :position, :column_name, :type, :required, "
-                     ":constraints, :description)", dictionary_rows(tables))
+    db[DICTIONARY].insert_all(dictionary_rows(tables))
 
 
 def dictionary_rows(tables: dict[str, Table]) -> list[dict]:
