@@ -40,6 +40,14 @@ def need(found, what: str):
     return found
 
 
+class DevToolsError(AssertionError):
+    NAVIGATING = ("Inspected target navigated or closed", "Execution context was destroyed", "Cannot find context")
+
+    def __init__(self, error: dict):
+        super().__init__(error)
+        self.navigating = any(m in str(error.get("message")) for m in self.NAVIGATING)
+
+
 class Browser:
     """Headless Chromium over the DevTools protocol on file descriptors 3 and 4 (``--remote-debugging-pipe``):
     JSON messages ended by a NUL byte, so no WebSocket library is needed."""
@@ -78,7 +86,8 @@ class Browser:
             line, self._buffer = self._buffer.split(b"\0", 1)
             reply = json.loads(line)
             if reply.get("id") == self._id:
-                assert "error" not in reply, reply["error"]
+                if "error" in reply:
+                    raise DevToolsError(reply["error"])
                 return reply["result"]
 
     def js(self, expression: str):
@@ -88,15 +97,24 @@ class Browser:
 
     def wait(self, expression: str, seconds: float = 30):
         deadline = time.monotonic() + seconds
-        while not (value := self.js(expression)):
+        while True:
+            try:
+                if value := self.js(expression):
+                    return value
+            except DevToolsError as e:  # asked while the page was being replaced: ask the next one
+                if not e.navigating:
+                    raise
             assert time.monotonic() < deadline, f"never true: {expression}"
             time.sleep(0.1)
-        return value
 
     def loaded(self, action) -> None:
         """Run ``action`` (which leaves the page) and wait until the next page has loaded."""
         self.js("window.__left = true")
-        action()
+        try:
+            action()
+        except DevToolsError as e:  # the page it ran in went away before answering: it did leave
+            if not e.navigating:
+                raise
         self.wait("!window.__left && document.readyState === 'complete'")
 
     def goto(self, url: str) -> None:
