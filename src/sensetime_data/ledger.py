@@ -71,8 +71,8 @@ UNPRINTED = {"quote", "excerpt", "note", "description", "source_id", "reason",
              "quote_en", "relationship_en", "caption_en", "claim_en"}  # the curators' translations print nothing
 
 
-def _spans(text: str, needle: str, offset: int = 0) -> list[tuple[int, int]]:
-    return [(offset + i, offset + i + len(needle)) for i in _find_all(text, needle)] if needle else []
+def _spans(text: str, needle: str) -> list[tuple[int, int]]:
+    return [(i, i + len(needle)) for i in _find_all(text, needle)] if needle else []
 
 
 def stated(text: str, rows: list[dict]) -> list[tuple[int, int, dict]]:
@@ -85,12 +85,18 @@ def stated(text: str, rows: list[dict]) -> list[tuple[int, int, dict]]:
     [(12, 16)]
     """
     spans = []
+    starts: dict[str, list[int]] = {}  # where each quote stands in the text: rows share quotes
+    inside: dict[tuple[str, str], list[int]] = {}  # where a cell stands in a quote
     for row in rows:
         quote = fold(str(row.get("quote") or ""))
-        printed = {fold(v) for k, v in row.items() if k not in UNPRINTED and not k.startswith("_") and isinstance(v, str)}
-        for start, end in _spans(text, quote):
-            for cell in printed:
-                spans += [(a, b, row) for a, b in _spans(text[start:end], cell, start)]
+        if quote not in starts:
+            starts[quote] = list(_find_all(text, quote)) if quote else []
+        if not starts[quote]:
+            continue
+        for cell in {fold(v) for k, v in row.items() if k not in UNPRINTED and not k.startswith("_") and isinstance(v, str)}:
+            if (quote, cell) not in inside:
+                inside[quote, cell] = list(_find_all(quote, cell)) if cell else []
+            spans += [(start + i, start + i + len(cell), row) for start in starts[quote] for i in inside[quote, cell]]
     return spans
 
 
@@ -112,7 +118,8 @@ def rows_by_source(frames: dict[str, pd.DataFrame]) -> dict[str, tuple[list[dict
                 if isinstance(r["excerpt"], str):
                     exclusions.append(r)
             else:
-                rows.append({**r, "_table": name})
+                r["_table"] = name  # a record of its own, made here
+                rows.append(r)
     return out
 
 

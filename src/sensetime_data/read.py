@@ -73,6 +73,8 @@ def typed(table: Table, raw: pd.DataFrame) -> pd.DataFrame:
             out[f.name] = col.map(lambda v: True if v in TRUE else False if v in FALSE else pd.NA).astype(f.pandas_dtype)
         elif f.type == "date":
             out[f.name] = pd.to_datetime(present, format="%Y-%m-%d", errors="coerce").astype(f.pandas_dtype)
+        elif isinstance(f.pandas_dtype, pd.CategoricalDtype):  # a word outside them is frictionless's problem to name
+            out[f.name] = present.where(present.isin(f.pandas_dtype.categories)).astype(f.pandas_dtype)
         else:
             out[f.name] = present.astype(f.pandas_dtype)
     return pd.DataFrame(out, index=raw.index)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import ledger, metaschema, rules
+from . import ledger, metaschema, rules, structure
 from .read import CSVFormatError, read_raw, typed
 from .schema import (
     SchemaFileError,
@@ -109,6 +109,7 @@ def validate(root: Path | None = None) -> Report:
     report.problems += _resource_files(root) + _links(root) + _inside(root, report.tables)
     if report.problems:
         return report
+    checked = structure.start(str(root), _inline(report.descriptor, report.tables))  # beside what follows
     lines = {}
     for name, table in report.tables.items():
         try:
@@ -130,20 +131,29 @@ def validate(root: Path | None = None) -> Report:
             report.frames[name] = raw
     if report.problems:
         return report
-    report.problems += _structure(root, report.descriptor, report.tables, lines)
     for name, table in report.tables.items():
         report.problems += _cells(root, table, report.frames[name], lines[name])
         report.problems += _case_duplicates(root, table, report.frames[name], lines[name])
-    if report.problems:
+    if report.problems:  # the tables are not read further; frictionless's problems come first
+        report.problems = _structure(root, report.descriptor, checked.result(), lines) + report.problems
         return report
-    report.frames = {n: typed(t, report.frames[n]) for n, t in report.tables.items()}
-    ctx, notices = _context(root, report, lines["sources"])
+    raw = report.frames
+    try:  # while frictionless runs: if it finds a table broken, what this gives is dropped
+        report.frames = {n: typed(t, raw[n]) for n, t in report.tables.items()}
+        ctx, notices = _context(root, report, lines["sources"])
+        with rules.shared_rows():  # the frames do not change while their rules run
+            values = [p for name, table in report.tables.items()
+                      for p in _values(root, table, report.frames, ctx, lines[name])]
+        coverage = ledger.coverage(report.frames, ctx.texts)
+    except Exception:
+        if not checked.result():
+            raise
+    if broken := _structure(root, report.descriptor, checked.result(), lines):
+        report.problems, report.frames = broken, raw
+        return report
     report.notices += notices
-    with rules.shared_rows():  # the frames do not change while their rules run
-        for name, table in report.tables.items():
-            report.problems += _values(root, table, report.frames, ctx, lines[name])
-    report.texts = ctx.texts
-    report.ledger = ledger.coverage(report.frames, ctx.texts)
+    report.problems += values
+    report.texts, report.ledger = ctx.texts, coverage
     report.problems += _ledger_problems(report)
     cited = cited_sources(report)
     on_disk, wanted = (root / "datapackage.json").read_text("utf-8"), dump_json(package_descriptor(root, cited))
@@ -234,38 +244,28 @@ def _rel(path: Path, root: Path) -> str:
 # --- 1. structure: frictionless ----------------------------------------------------------
 
 
-def _structure(root: Path, descriptor: dict, tables: dict[str, Table], lines: dict[str, list[int]]) -> list[Problem]:
-    import frictionless
-
-    problems = []
-    # Foreign keys are left to pandera, which names the offending column and value: frictionless
-    # gets each schema without them, so it does not build the lookups it would only skip.
-    inline = {**descriptor, "resources": [
+def _inline(descriptor: dict, tables: dict[str, Table]) -> dict:
+    """The package with each schema inline, without its foreign keys: pandera checks those and
+    names the offending column and value, so frictionless need not build lookups it would skip."""
+    return {**descriptor, "resources": [
         {**r, "schema": {k: v for k, v in tables[r["name"]].descriptor.items() if k != "foreignKeys"}}
         if r.get("name") in tables else r for r in descriptor["resources"]]}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            package = frictionless.Package(inline, basepath=str(root))
-        except frictionless.FrictionlessException as e:
-            reasons = dict.fromkeys(r.message for r in e.reasons) or [e.error.message]
-            return [Problem("datapackage.json", 1, "-", e.error.type, m) for m in reasons]
-        report = package.validate(checklist=frictionless.Checklist(skip_errors=["foreign-key"]))
-    for task in report.tasks:
-        table = descriptor_table(descriptor, task.name)
-        file = table["path"]
-        for error in task.errors:
-            row = getattr(error, "row_number", None)
-            rows = lines.get(task.name, [])
-            line = rows[row - 2] if row and 2 <= row < len(rows) + 2 else (row or 1)
-            column = getattr(error, "field_name", None) or getattr(error, "label", None)
-            if not column and getattr(error, "field_number", None):
-                column = f"column {error.field_number}"
-            if error.type == "primary-key":
-                column = "+".join(_pk(root, table))
-            if error.type in ("schema-error", "field-error"):
-                file = table["schema"]
-            problems.append(Problem(file, line, column or "-", error.type, error.note or error.message))
+
+
+def _structure(root: Path, descriptor: dict, errors: list[tuple], lines: dict[str, list[int]]) -> list[Problem]:
+    """frictionless's errors (``structure.errors``) as problems on the lines of the files."""
+    problems = []
+    for name, row, column, kind, message in errors:
+        if name is None:
+            problems.append(Problem("datapackage.json", 1, "-", kind, message))
+            continue
+        table = descriptor_table(descriptor, name)
+        rows = lines.get(name, [])
+        line = rows[row - 2] if row and 2 <= row < len(rows) + 2 else (row or 1)
+        if kind == "primary-key":
+            column = "+".join(_pk(root, table))
+        file = table["schema"] if kind in ("schema-error", "field-error") else table["path"]
+        problems.append(Problem(file, line, column or "-", kind, message))
     return problems
 
 

@@ -1,0 +1,117 @@
+"""The frictionless pass of ``validate``, run in a process of its own beside the rest.
+
+frictionless reads every CSV again, cell by cell, which on a large package takes about as
+long as the other checks together: started first in a second process, it costs little time
+of its own on a machine with two cores. The process is started once and kept (importing
+frictionless takes most of a second), so a program that validates often pays for that once.
+It is a plain subprocess speaking JSON lines, not ``multiprocessing``, whose spawned children
+would run again a caller's script that has no ``if __name__ == "__main__"`` guard.
+
+An answer is plain data, one list per error:
+``[resource name or None, row number or None, column or None, error type, message]``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+_WORKER: subprocess.Popen | None = None
+_SENT = _READ = 0  # requests sent to the worker, answers read from it: it answers in order
+
+
+class Pending:
+    """The answer to one request, read when asked for."""
+
+    def __init__(self, root: str, descriptor: dict, number: int | None = None):
+        self.root, self.descriptor, self.number, self.worker = root, descriptor, number, _WORKER
+        self.answer: list[list] | None = None
+
+    def result(self) -> list[list]:
+        global _READ
+        if self.answer is None:
+            line = ""
+            if self.number is not None and self.worker is _WORKER and _READ == self.number - 1:
+                line = _WORKER.stdout.readline()
+                _READ += 1
+            # no answer (the worker died, or a later request read past it): do the work here
+            self.answer = json.loads(line) if line else errors(self.root, self.descriptor)
+        return self.answer
+
+
+def start(root: str, descriptor: dict) -> Pending:
+    """Have the kept process check the package ``descriptor`` (its schemas inline) at ``root``
+    with frictionless; on a machine with one core the check is made here, when asked for."""
+    global _SENT, _READ
+    if len(os.sched_getaffinity(0)) < 2:
+        return Pending(root, descriptor)
+    worker = _worker()
+    try:
+        while _READ < _SENT:  # a caller that stopped early left its answer in the pipe
+            worker.stdout.readline()
+            _READ += 1
+        worker.stdin.write(json.dumps([root, descriptor], ensure_ascii=False) + "\n")
+        worker.stdin.flush()
+    except OSError:
+        _stop()
+        return Pending(root, descriptor)
+    _SENT += 1
+    return Pending(root, descriptor, _SENT)
+
+
+def _worker() -> subprocess.Popen:
+    global _WORKER, _SENT, _READ
+    if _WORKER is None or _WORKER.poll() is not None:
+        package_parent = str(Path(__file__).resolve().parents[1])
+        code = f"import sys; sys.path.insert(0, {package_parent!r}); from sensetime_data.structure import serve; serve()"
+        _WORKER = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True, encoding="utf-8")
+        _SENT = _READ = 0
+        atexit.register(_stop)
+    return _WORKER
+
+
+def _stop() -> None:
+    global _WORKER
+    if _WORKER is not None:
+        try:
+            _WORKER.stdin.close()  # the worker ends at the end of its input
+            _WORKER.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            _WORKER.kill()
+        _WORKER = None
+
+
+def serve() -> None:
+    """The worker: one request per line in, one answer per line out, until its input ends."""
+    for line in sys.stdin:
+        root, descriptor = json.loads(line)
+        sys.stdout.write(json.dumps(errors(root, descriptor), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+def errors(root: str, descriptor: dict) -> list[list]:
+    """frictionless's errors on the package, foreign keys left out (pandera checks them)."""
+    import frictionless
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            package = frictionless.Package(descriptor, basepath=root)
+        except frictionless.FrictionlessException as e:
+            reasons = dict.fromkeys(r.message for r in e.reasons) or [e.error.message]
+            return [[None, None, None, e.error.type, m] for m in reasons]
+        report = package.validate(checklist=frictionless.Checklist(skip_errors=["foreign-key"]))
+    out = []
+    for task in report.tasks:
+        for error in task.errors:
+            column = getattr(error, "field_name", None) or getattr(error, "label", None)
+            if not column and getattr(error, "field_number", None):
+                column = f"column {error.field_number}"
+            out.append([task.name, getattr(error, "row_number", None), column, error.type, error.note or error.message])
+    return out
