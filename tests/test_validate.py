@@ -117,3 +117,22 @@ def test_a_failing_rule_runs_once_and_its_message_is_the_problem(broken_copy, mo
     assert calls.count("financials") == 1, calls
     assert [(p.file, p.column) for p in problems] == [("tables/financials.csv", "value")]
     assert problems[0].message.startswith("revenue_growth -19")
+
+
+def test_the_frictionless_worker_gives_what_frictionless_gives_here(broken_copy, monkeypatch):
+    from sensetime_data import structure
+    from sensetime_data.schema import package_descriptor, read_tables
+    from sensetime_data.validate import _inline, validate
+
+    edit(broken_copy, "financials", REVENUE_FY2022, value="lots")  # a cell frictionless finds wrong
+    through_worker = [str(p) for p in validate(broken_copy).problems]
+    assert any(": value: type-error:" in p for p in through_worker), through_worker
+    root, descriptor = str(broken_copy), _inline(package_descriptor(broken_copy), read_tables(broken_copy))
+    here = structure.errors(root, descriptor)
+    pending = structure.start(root, descriptor)
+    structure._WORKER.kill()  # dies before answering: the answer is made here
+    assert pending.result() == here
+    structure.start(root, {"resources": []})  # a caller that never reads its answer ([]) leaves the next in order
+    assert [str(p) for p in validate(broken_copy).problems] == through_worker
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})  # one core: no worker at all
+    assert [str(p) for p in validate(broken_copy).problems] == through_worker
