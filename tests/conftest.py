@@ -24,11 +24,12 @@ import yaml
 from helpers import installed, wait_for
 from hypothesis import settings
 
-from sensetime_data.build import build
+from sensetime_data.build import output_dir, write_outputs
 from sensetime_data.cli import main
-from sensetime_data.schema import read_tables
+from sensetime_data.schema import inputs_digest, read_tables
 from sensetime_data.serve import free_port
 from sensetime_data.sources import SEEDS_ENV, seeds_dir
+from sensetime_data.validate import check
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ("tables", "schemas", "datapackage.json")
@@ -124,7 +125,7 @@ def tables():
 
 @pytest.fixture(scope="session")
 def good(tmp_path_factory):
-    """(a copy of the package with a good build in its build/, the validation report of that build):
+    """(a copy of the package with a good build in its build/, the validation of that build):
     the one validation and build of the real package in the run (quotes checked when the texts are
     found), made at the moment EPOCH."""
     def make(directory: Path) -> None:
@@ -135,12 +136,15 @@ def good(tmp_path_factory):
             if found:
                 env.setenv(SEEDS_ENV, str(found))
             env.setenv("SOURCE_DATE_EPOCH", EPOCH)
-            report = build(root)
-        assert report.ok, "\n".join(map(str, report.problems))
-        (directory / "report.pickle").write_bytes(pickle.dumps(report))
+            digest = inputs_digest(root)
+            checked = check(root)  # as `build` does, keeping the frames for the tests
+            if checked.report.ok:
+                write_outputs(checked, output_dir(root), digest)
+        assert checked.report.ok, "\n".join(map(str, checked.report.problems))
+        (directory / "checked.pickle").write_bytes(pickle.dumps(checked))
 
     directory = once(tmp_path_factory, "good", make)
-    return directory / "pkg", pickle.loads((directory / "report.pickle").read_bytes())
+    return directory / "pkg", pickle.loads((directory / "checked.pickle").read_bytes())
 
 
 @pytest.fixture(scope="session")
@@ -150,8 +154,9 @@ def good_copy(good) -> Path:
 
 
 @pytest.fixture(scope="session")
-def report(good):
-    """The validation of the real package's tables (in the good copy): frames, tables, texts, ledger."""
+def checked(good):
+    """The validation of the real package's tables (in the good copy): its report, and the frames,
+    tables and source texts it read."""
     return good[1]
 
 

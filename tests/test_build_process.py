@@ -33,7 +33,7 @@ import sensetime_data.build as build_module
 from sensetime_data.build import CURRENT, OUTPUTS, build
 from sensetime_data.schema import dump_json, inputs_digest, package_descriptor
 from sensetime_data.serve import is_stale
-from sensetime_data.validate import Report, cited_sources, validate
+from sensetime_data.validate import Validated, check, cited_sources
 
 pytestmark = pytest.mark.slow
 
@@ -44,20 +44,20 @@ MARK = "[build process test]"
 class Builds:
     old: Path  # a package with a good build in old/build
     new: Path  # the same package with a note and a table description changed, not built
-    report: Report  # the validation of new
+    checked: Validated  # the validation of new
     reference: Path  # a real build of new
     digests: dict  # inputs_sha256 of each: {"old": ..., "new": ...}
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory, good_copy, report) -> Builds:
+def builds(tmp_path_factory, good_copy, checked) -> Builds:
     base = tmp_path_factory.mktemp("process")
     old, new = base / "old", base / "new"
-    copy_inputs(good_copy, old)  # validated for the session: `report`
+    copy_inputs(good_copy, old)  # validated for the session: `checked`
     (old / "build").mkdir()
     shutil.copy2(ROOT / "build" / "README.md", old / "build" / "README.md")  # tracked in git
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(build_module, "validate", lambda root: report)
+        mp.setattr(build_module, "check", lambda root: checked)
         assert build(old).ok
 
     copy_inputs(old, new)
@@ -67,19 +67,20 @@ def builds(tmp_path_factory, good_copy, report) -> Builds:
     schema = json.loads(schema_path.read_text("utf-8"))
     schema["description"] += f" {MARK}"
     schema_path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", "utf-8")
-    (new / "datapackage.json").write_text(dump_json(package_descriptor(new, cited_sources(report))), "utf-8")
-    new_report = validate(new)
-    assert new_report.ok, "\n".join(map(str, new_report.problems))
+    (new / "datapackage.json").write_text(dump_json(package_descriptor(new, cited_sources(checked.frames))), "utf-8")
+    new_checked = check(new)
+    assert new_checked.report.ok, "\n".join(map(str, new_checked.report.problems))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(build_module, "validate", lambda root: new_report)
+        mp.setattr(build_module, "check", lambda root: new_checked)
         assert build(new, base / "reference").ok
-    return Builds(old, new, new_report, base / "reference", {"old": inputs_digest(old), "new": inputs_digest(new)})
+    return Builds(old, new, new_checked, base / "reference", {"old": inputs_digest(old), "new": inputs_digest(new)})
 
 
 @pytest.fixture
 def validated(builds, monkeypatch):
     """`build` takes the new package's validation as done: these tests are about writing."""
-    monkeypatch.setattr(build_module, "validate", lambda root: dataclasses.replace(builds.report, problems=[]))
+    monkeypatch.setattr(build_module, "check", lambda root: dataclasses.replace(
+        builds.checked, root=Path(root), report=dataclasses.replace(builds.checked.report, problems=[])))
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def copied(builds, validated, monkeypatch):
 
     monkeypatch.setattr(build_module, "write_sqlite", write_sqlite)
     monkeypatch.setattr(build_module, "write_parquet", lambda path, tables, frames: shutil.copytree(made / "parquet", path))
-    monkeypatch.setattr(build_module, "datasette_metadata", lambda report: metadata)
+    monkeypatch.setattr(build_module, "datasette_metadata", lambda validated: metadata)
 
 
 def old_build(builds: Builds, out: Path) -> Path:

@@ -14,8 +14,8 @@ SUBSTATION = {"segment_id": "smart_business", "metric": "inspection_efficiency_g
 
 
 @pytest.fixture(scope="module")
-def ctx(report):
-    f = report.frames
+def ctx(checked):
+    f = checked.frames
     return rules.Context(metrics=f["metrics"], periods=f["periods"], units=f["units"], sources=f["sources"])
 
 
@@ -37,10 +37,10 @@ def test_a_printed_range_reads_to_both_ends(printed, unit, ends):
     assert rules.printed_range(printed, unit) == pytest.approx(ends)
 
 
-def test_the_real_ranges_pass_and_every_other_row_has_no_value_high(report, ctx):
-    for name, table in report.tables.items():
+def test_the_real_ranges_pass_and_every_other_row_has_no_value_high(checked, ctx):
+    for name, table in checked.tables.items():
         if table.is_fact:
-            frame = report.frames[name]
+            frame = checked.frames[name]
             assert not messages(rules.value_high_only_for_ranges, frame, ctx), name
             assert frame["value_high"].notna().sum() == (frame["comparator"] == "range").sum(), name
 
@@ -50,8 +50,8 @@ def test_the_real_ranges_pass_and_every_other_row_has_no_value_high(report, ctx)
     ({"value_high": 4.0}, "value_high 4 is below value 5"),
     ({"comparator": "="}, "value_high is 6 but comparator is `=`"),
 ])
-def test_value_high_belongs_to_a_range_and_only_to_one(report, ctx, changes, message):
-    frame = report.frames["segment_results"]
+def test_value_high_belongs_to_a_range_and_only_to_one(checked, ctx, changes, message):
+    frame = checked.frames["segment_results"]
     row = frame[(frame["metric"] == SUBSTATION["metric"])].copy()
     for column, value in changes.items():
         row[column] = value
@@ -59,8 +59,8 @@ def test_value_high_belongs_to_a_range_and_only_to_one(report, ctx, changes, mes
     assert len(found) == 1 and message in found[0], found
 
 
-def test_as_reported_must_agree_with_both_ends_of_a_range(report, ctx):
-    frame = report.frames["segment_results"]
+def test_as_reported_must_agree_with_both_ends_of_a_range(checked, ctx):
+    frame = checked.frames["segment_results"]
     row = frame[frame["metric"] == SUBSTATION["metric"]].copy()
     assert not messages(rules.as_reported_matches_value, row, ctx)
     row["value_high"] = 7.0
@@ -80,16 +80,16 @@ def test_a_broken_range_is_one_line_and_names_file_line_and_column(broken_copy, 
 # --- period basis -------------------------------------------------------------------------
 
 
-def test_an_inferred_period_must_be_ambiguous(report, ctx):
-    frame = report.frames["automotive_kpis"]
+def test_an_inferred_period_must_be_ambiguous(checked, ctx):
+    frame = checked.frames["automotive_kpis"]
     row = frame[frame["metric"] == "per_vehicle_gross_profit_growth"].copy()
     assert row["period_basis"].tolist() == ["inferred"] and not messages(rules.inferred_period_is_ambiguous, row, ctx)
     row["ambiguous"] = False
     assert "period_basis is `inferred`, so ambiguous must be 1" in messages(rules.inferred_period_is_ambiguous, row, ctx)[0]
 
 
-def test_a_publication_period_is_the_source_publication_month_or_day(report, ctx):
-    frame = report.frames["compute_capacity"]
+def test_a_publication_period_is_the_source_publication_month_or_day(checked, ctx):
+    frame = checked.frames["compute_capacity"]
     row = frame[(frame["metric"] == "cards_in_one_job")].copy()
     assert row["period"].tolist() == ["2023-03"] and not messages(rules.publication_period_is_published, row, ctx)
     row["period"] = "2022-12-31"
@@ -97,11 +97,11 @@ def test_a_publication_period_is_the_source_publication_month_or_day(report, ctx
         "period_basis is `publication` but period 2022-12-31 is not the publication date 2023-03 of deck_fy2022"]
 
 
-def test_no_row_calls_its_period_inferred_unless_its_basis_says_so(report):
+def test_no_row_calls_its_period_inferred_unless_its_basis_says_so(checked):
     """The note no longer carries the doubt alone: a note that says its period or date was inferred has basis `inferred`."""
-    for name, table in report.tables.items():
+    for name, table in checked.tables.items():
         if table.is_fact:
-            frame = report.frames[name]
+            frame = checked.frames[name]
             said = frame["note"].fillna("").str.contains(r"(?:period|date|base|as-of)[^.]*inferred|inferred from the deck", case=False)
             assert (frame.loc[said, "period_basis"] == "inferred").all(), frame.loc[said & (frame["period_basis"] != "inferred")]
 
@@ -128,10 +128,10 @@ def test_ranges_list_both_ends_and_inferred_periods_are_all_ambiguous(db):
     assert inferred and all(a == 1 for a, _ in inferred)
 
 
-def test_every_model_with_a_size_in_its_name_has_a_parameters_fact(report):
-    models = report.frames["models"]
+def test_every_model_with_a_size_in_its_name_has_a_parameters_fact(checked):
+    models = checked.frames["models"]
     sized = models[models["name"].str.contains(r"-\d+(?:\.\d+)?B$", regex=True)]
-    facts = report.frames["model_facts"]
+    facts = checked.frames["model_facts"]
     with_size = set(facts.loc[facts["metric"] == "parameters", "model_id"])
     assert len(sized) >= 9
     assert set(sized["model_id"]) <= with_size, set(sized["model_id"]) - with_size
@@ -141,16 +141,16 @@ def test_every_model_with_a_size_in_its_name_has_a_parameters_fact(report):
         assert value == pytest.approx(float(printed) * 1e9), name
 
 
-def test_a_champion_is_rank_one_like_first(report):
+def test_a_champion_is_rank_one_like_first(checked):
     assert rules.expected_value("冠军", "rank")[0] == rules.expected_value("第一", "rank")[0] == 1
-    facts = report.frames["model_facts"]
+    facts = checked.frames["model_facts"]
     wins = facts[facts["as_reported"] == "冠军"]
     assert sorted(wins["source_id"]) == ["deck_1h2023", "deck_fy2022"] and (wins["value"] == 1).all()
 
 
-def test_no_exclusion_calls_the_announcement_items_generated(report):
+def test_no_exclusion_calls_the_announcement_items_generated(checked):
     """The chat demo's items 1-7 are the announcement being summarised: company statements, not generated text."""
-    ex = report.frames["exclusions"]
+    ex = checked.frames["exclusions"]
     demo = ex[ex["reason"] == "chat_demo"]
     assert not demo["excerpt"].str.contains("320亿|千亿参数量|Waymo|exaFLOPS|6K|2023年中|^\\d\\. ", regex=True).any(), demo
     assert not (ex["reason"] == "vague").sum() > 1, ex[ex["reason"] == "vague"]
@@ -209,8 +209,8 @@ def test_row_links_use_datasettes_own_key_encoding():
         assert ours(key) == tilde_encode(key), key
 
 
-def test_frames_have_one_period_basis_per_fact(report):
-    bases = pd.concat([report.frames[n]["period_basis"].astype(str) for n, t in report.tables.items() if t.is_fact])
+def test_frames_have_one_period_basis_per_fact(checked):
+    bases = pd.concat([checked.frames[n]["period_basis"].astype(str) for n, t in checked.tables.items() if t.is_fact])
     assert set(bases) == {"printed", "publication", "inferred"}
 
 

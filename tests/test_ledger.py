@@ -25,9 +25,9 @@ def test_numeric_mentions_are_found_in_chinese_and_arabic(text, found):
     assert [m.text for m in mentions(text)] == found
 
 
-def test_every_source_is_fully_accounted_for(report, seeds):
-    assert len(report.ledger) == 5
-    for source in report.ledger:
+def test_every_source_is_fully_accounted_for(checked, seeds):
+    assert len(checked.report.ledger) == 5
+    for source in checked.report.ledger:
         assert source.total > 0
         assert source.percent == 100.0, "\n".join([str(source)] + [m.text for m in source.missing])
 
@@ -74,16 +74,16 @@ def test_ledger_names_the_valid_sources_for_an_unknown_one(root, seeds, capsys):
     assert "unknown source 'reuters'" in out and "deck_1h2023" in out
 
 
-def test_every_cell_of_the_interim_decks_benchmark_tables_is_a_row(report, seeds):
+def test_every_cell_of_the_interim_decks_benchmark_tables_is_a_row(checked, seeds):
     """Read the deck's tab-separated tables straight from the raw file; each score cell must be a row
     of model_benchmarks with that printed value, the model and benchmark of its row and column."""
-    sources = report.frames["sources"].set_index("source_id")
+    sources = checked.frames["sources"].set_index("source_id")
     raw = (seeds / sources.loc["deck_1h2023", "file"]).read_text("utf-8").splitlines()
-    mb = report.frames["model_benchmarks"]
+    mb = checked.frames["model_benchmarks"]
     mb = mb[mb["source_id"] == "deck_1h2023"]
     names = {
-        **dict(zip(report.frames["models"]["model_id"], report.frames["models"]["name"], strict=False)),
-        **dict(zip(report.frames["benchmarks"]["benchmark_id"], report.frames["benchmarks"]["name"], strict=False)),
+        **dict(zip(checked.frames["models"]["model_id"], checked.frames["models"]["name"], strict=False)),
+        **dict(zip(checked.frames["benchmarks"]["benchmark_id"], checked.frames["benchmarks"]["name"], strict=False)),
     }
     rows = {(fold(q), r, names[m], names[b]) for q, r, m, b in mb[["quote", "as_reported", "model_id", "benchmark_id"]].itertuples(index=False)}
 

@@ -19,8 +19,8 @@ def test_frictionless_cli_says_the_package_is_valid(root):
     assert "INVALID" not in done.stdout
 
 
-def test_datapackage_json_is_in_sync_with_the_schemas(root, report):
-    expected = dump_json(package_descriptor(root, cited_sources(report)))
+def test_datapackage_json_is_in_sync_with_the_schemas(root, checked):
+    expected = dump_json(package_descriptor(root, cited_sources(checked.frames)))
     assert (root / "datapackage.json").read_text("utf-8") == expected, "run `sensetime-data docs` to resync"
 
 
@@ -63,13 +63,13 @@ def test_contract_tables_have_csv_files(root, table):
     assert (root / "tables" / f"{table}.csv").exists()
 
 
-def test_readme_table_list_is_current(root, report):
+def test_readme_table_list_is_current(root, checked):
     from sensetime_data.docs import readme_with_tables
 
     readme = (root / "README.md").read_text("utf-8")
-    assert readme == readme_with_tables(readme, report), "run `sensetime-data docs`"
-    for name in report.tables:
-        assert f"| `{name}` | {len(report.frames[name])} |" in readme
+    assert readme == readme_with_tables(readme, checked), "run `sensetime-data docs`"
+    for name in checked.tables:
+        assert f"| `{name}` | {len(checked.frames[name])} |" in readme
 
 
 def test_pandera_schemas_are_generated_from_the_table_schemas(root, tables):
@@ -95,10 +95,10 @@ def test_pandera_schemas_are_generated_from_the_table_schemas(root, tables):
         assert {c.name for c in schema.checks} == set(table_rules(table)), name
 
 
-def test_data_dictionary_is_current(root, report):
+def test_data_dictionary_is_current(root, checked):
     from sensetime_data.docs import DICTIONARY, data_dictionary
 
-    assert (root / DICTIONARY).read_text("utf-8") == data_dictionary(report), "run `sensetime-data docs`"
-    for name, table in report.tables.items():
+    assert (root / DICTIONARY).read_text("utf-8") == data_dictionary(checked), "run `sensetime-data docs`"
+    for name, table in checked.tables.items():
         for f in table.fields:
-            assert f"| `{f.name}` | {f.type} |" in data_dictionary(report), (name, f.name)
+            assert f"| `{f.name}` | {f.type} |" in data_dictionary(checked), (name, f.name)

@@ -180,14 +180,14 @@ def test_quote_en_rule_on_the_merged_tables(merged, tmp_path):
     assert messages.ne("").sum() == 1
 
 
-def test_merged_copy_validates_without_problems_in_the_new_columns(merged, good_copy, report, seeds):
+def test_merged_copy_validates_without_problems_in_the_new_columns(merged, good_copy, checked, seeds):
     """The merged copy holds the very files of the package validated once for the run: that validation is its own."""
     for name in ("tables", "schemas"):
         assert tree_digest(merged / name) == tree_digest(good_copy / name), name
     assert (merged / "datapackage.json").read_bytes() == (good_copy / "datapackage.json").read_bytes()
-    assert report.texts, "the quotes were checked against the source texts"
-    assert [str(p) for p in report.problems if p.column in ADDED.values() or "_en" in p.message] == []
-    assert all(name in report.frames for name in ("financials", "models", "evaluations", "automotive_partners"))
+    assert checked.texts, "the quotes were checked against the source texts"
+    assert [str(p) for p in checked.report.problems if p.column in ADDED.values() or "_en" in p.message] == []
+    assert all(name in checked.frames for name in ("financials", "models", "evaluations", "automotive_partners"))
 
 
 def test_translations_do_not_account_for_numbers_in_the_ledger(merged, seeds):

@@ -47,7 +47,7 @@ import pandas as pd
 from .database import write_sqlite
 from .schema import PERIOD_DATES, Table, default_root, dump_json, inputs_digest, package_descriptor
 from .site import datasette_metadata
-from .validate import Problem, Report, cited_sources, validate
+from .validate import Problem, Report, Validated, check, cited_sources
 
 OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
 CURRENT = "current"
@@ -86,28 +86,33 @@ def build(root: Path | None = None, out: Path | None = None) -> Report:
     root = Path(root or default_root())
     out = output_dir(root, out)
     digest = inputs_digest(root)  # before validating: an edit made meanwhile leaves the build stale, not falsely fresh
-    report = validate(root)
-    if not report.ok:
-        return report
+    validated = check(root)
+    if validated.report.ok:
+        write_outputs(validated, out, digest)
+    return validated.report
 
-    frames = {name: output_frame(table, report.frames) for name, table in report.tables.items()}
 
-    def write(generation: Path) -> None:
-        broken = write_sqlite(generation / "sensetime.db", report.tables, frames)
+def write_outputs(validated: Validated, out: Path, digest: str) -> None:
+    """Write the outputs of a valid package into a new generation of ``out`` and make it current;
+    what prevents it is added to the report's problems, and the last good build stays."""
+    report, tables = validated.report, validated.tables
+    frames = {name: output_frame(table, validated.frames) for name, table in tables.items()}
+
+    def fill(generation: Path) -> None:
+        broken = write_sqlite(generation / "sensetime.db", tables, frames)
         if broken:
             raise BuildError([Problem("build/sensetime.db", 0, t, "foreign_key_check", f"row {r} breaks a foreign key to {o}")
                               for t, r, o, _ in broken])
-        write_parquet(generation / "parquet", report.tables, frames)
-        (generation / "metadata.yml").write_text(datasette_metadata(report), "utf-8")
-        (generation / "build.json").write_text(json.dumps(build_info(root, digest), indent=2) + "\n", "utf-8")
+        write_parquet(generation / "parquet", tables, frames)
+        (generation / "metadata.yml").write_text(datasette_metadata(validated), "utf-8")
+        (generation / "build.json").write_text(json.dumps(build_info(validated.root, digest), indent=2) + "\n", "utf-8")
 
     try:
-        publish(out, write)
+        publish(out, fill)
     except BuildError as e:
         report.problems += e.problems
     except (OSError, sqlite3.Error) as e:
-        report.problems.append(_write_problem(root, out, e))
-    return report
+        report.problems.append(_write_problem(validated.root, out, e))
 
 
 def publish(out: Path, write: Callable[[Path], None]) -> None:
@@ -216,14 +221,15 @@ def _write_problem(root: Path, out: Path, error: OSError | sqlite3.Error) -> Pro
     return Problem(where, 0, "-", "output", f"{reason}; the last good build is kept")
 
 
-def write_descriptor(root: Path) -> tuple[Report, bool]:
+def write_descriptor(root: Path) -> tuple[Validated, bool]:
     """Rewrite ``datapackage.json`` from ``schemas/`` and the sources the rows cite, when that is
-    the only problem ``validate`` finds; returns the report after it and whether the file changed."""
-    report = validate(root)
-    if not report.problems or any(p.rule != "stale" for p in report.problems):
-        return report, False
-    _write_if_changed(root / "datapackage.json", dump_json(package_descriptor(root, cited_sources(report))))
-    return validate(root), True
+    the only problem ``validate`` finds; returns the validation after it and whether the file changed."""
+    validated = check(root)
+    problems = validated.report.problems
+    if not problems or any(p.rule != "stale" for p in problems):
+        return validated, False
+    _write_if_changed(root / "datapackage.json", dump_json(package_descriptor(root, cited_sources(validated.frames))))
+    return check(root), True
 
 
 def _write_if_changed(path: Path, text: str) -> None:

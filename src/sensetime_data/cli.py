@@ -64,10 +64,11 @@ def cmd_serve(args) -> int:
 
 def cmd_ledger(args) -> int:
     from .ledger import context
-    from .validate import validate
+    from .validate import check
 
-    report = validate(args.root)
-    if not report.texts:
+    validated = check(args.root)
+    report = validated.report
+    if not validated.texts:
         print("ledger: the source texts were not found (set SENSETIME_DATA_SEEDS to their directory)")
         return 1
     known = [c.source_id for c in report.ledger]
@@ -81,7 +82,7 @@ def cmd_ledger(args) -> int:
         if args.source in (None, cov.source_id):
             print(cov)
             for m in cov.missing:
-                print(f"  {cov.source_id} @{m.start}: {m.text}  …{context(report.texts[cov.source_id], m)}…")
+                print(f"  {cov.source_id} @{m.start}: {m.text}  …{context(validated.texts[cov.source_id], m)}…")
             open_mentions += len(cov.missing)
     print(f"{open_mentions} numeric mention(s) not accounted for: add a fact row whose quote states each, or an exclusion")
     if args.html:
@@ -89,8 +90,8 @@ def cmd_ledger(args) -> int:
         from .sources import seeds_dir
 
         seeds = seeds_dir(Path(args.root))
-        assert seeds is not None  # report.texts were read from it
-        counts = write_pages(report, Path(args.html), seeds, args.datasette)
+        assert seeds is not None  # the texts were read from it
+        counts = write_pages(validated, Path(args.html), seeds, args.datasette)
         print(f"wrote {Path(args.html) / 'index.html'} and a page for each of {len(counts)} sources (the source texts: keep them private)")
     return 1 if open_mentions or report.problems else 0
 
@@ -125,12 +126,12 @@ def cmd_docs(args) -> int:
     from .build import write_descriptor
     from .docs import DICTIONARY, write_dictionary, write_readme
 
-    report, changed = write_descriptor(Path(args.root))
-    if not report.ok:
-        return _report(report)
+    validated, changed = write_descriptor(Path(args.root))
+    if not validated.report.ok:
+        return _report(validated.report)
     print("datapackage.json updated" if changed else "datapackage.json already up to date")
-    print("README.md updated" if write_readme(Path(args.root), report) else "README.md already up to date")
-    changed = write_dictionary(Path(args.root), report)
+    print("README.md updated" if write_readme(Path(args.root), validated) else "README.md already up to date")
+    changed = write_dictionary(Path(args.root), validated)
     print(f"{DICTIONARY} updated" if changed else f"{DICTIONARY} already up to date")
     return 0
 

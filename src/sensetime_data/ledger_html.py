@@ -15,9 +15,13 @@ from __future__ import annotations
 import html
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .ledger import Mark, marks, rows_by_source
 from .sources import fold
+
+if TYPE_CHECKING:
+    from .validate import Validated
 
 DATASETTE = "http://127.0.0.1:8001"
 KINDS = ("recorded", "excluded", "unaccounted")
@@ -101,15 +105,15 @@ def _plain(text: str, start: int, end: int, breaks: set[int]) -> str:
     return "".join(pieces) + html.escape(text[at:end])
 
 
-def write_pages(report, directory: Path, seeds: Path, base: str = DATASETTE) -> dict[str, Counter]:
+def write_pages(validated: Validated, directory: Path, seeds: Path, base: str = DATASETTE) -> dict[str, Counter]:
     """Write the index and one page per source; returns the counts of each kind of mark by source."""
     directory.mkdir(parents=True, exist_ok=True)
-    primary_keys = {n: t.primary_key for n, t in report.tables.items()}
-    sources = report.frames["sources"].to_dict("records")
+    primary_keys = {n: t.primary_key for n, t in validated.tables.items()}
+    sources = validated.frames["sources"].to_dict("records")
     counts = {}
-    by_source = rows_by_source(report.frames)
+    by_source = rows_by_source(validated.frames)
     for source in sources:
-        text = report.texts.get(source["source_id"])
+        text = validated.texts.get(source["source_id"])
         if text is None:
             continue
         found = marks(text, *by_source.get(source["source_id"], ([], [])))

@@ -13,10 +13,14 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .database import DICTIONARY, LABEL, SEARCH_INDEX
 from .schema import Table
 from .views import VIEWS, View, view_fields
+
+if TYPE_CHECKING:
+    from .validate import Validated
 
 DB_NAME = "sensetime"
 HERE = Path(__file__).parent
@@ -113,16 +117,16 @@ def home_html(package: dict, tables: dict[str, dict], queries: dict, dashboards:
     )
 
 
-def datasette_metadata(report) -> str:
+def datasette_metadata(validated: Validated) -> str:
     """``metadata.yml`` for Datasette: the schemas and the package descriptor, plus queries and dashboards."""
     import yaml
 
-    package = report.descriptor
+    package = validated.descriptor
     resources = {r["name"]: r for r in package.get("resources", [])}
     licence = (package.get("licenses") or [{}])[0]
-    tables = {name: _table_metadata(t, resources.get(name, package)) for name, t in report.tables.items()}
+    tables = {name: _table_metadata(t, resources.get(name, package)) for name, t in validated.tables.items()}
     for name, view in VIEWS.items():
-        tables[name] = _view_metadata(view, report.tables, package.get("sources", []))
+        tables[name] = _view_metadata(view, validated.tables, package.get("sources", []))
     tables[DICTIONARY] = {"title": "Data dictionary 数据字典", "description": DICTIONARY_DESCRIPTION,
                           "description_html": to_html(DICTIONARY_DESCRIPTION), "facets": ["table_name"], "facet_size": 5}
     tables[SEARCH_INDEX] = {"hidden": True}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import subprocess
 import sys
 import warnings
@@ -28,16 +29,23 @@ _SENT = _READ = 0  # requests sent to the worker, answers read from it: it answe
 class Pending:
     """The answer to one request, read when asked for."""
 
-    def __init__(self, root: str, descriptor: dict, number: int | None = None):
-        self.root, self.descriptor, self.number, self.worker = root, descriptor, number, _WORKER
+    def __init__(self, root: str, descriptor: dict, number: int = 0):
+        self.root, self.descriptor, self.number = root, descriptor, number
+        self.worker = _WORKER if number else None  # the process that owes the answer
         self.answer: list[list] | None = None
+
+    def done(self) -> bool:
+        """Whether ``result`` would answer without waiting."""
+        if self.answer is not None or self.worker is not _WORKER or self.worker is None:
+            return True  # an answer made here is made when asked for, without waiting on another process
+        return bool(self.worker.stdout and select.select([self.worker.stdout], [], [], 0)[0])
 
     def result(self) -> list[list]:
         global _READ
         if self.answer is None:
             line = ""
-            if self.number is not None and self.worker is _WORKER and _READ == self.number - 1:
-                line = _WORKER.stdout.readline()
+            if self.worker is not None and self.worker is _WORKER and _READ == self.number - 1:
+                line = _receive(self.worker)
                 _READ += 1
             # no answer (the worker died, or a later request read past it): do the work here
             self.answer = json.loads(line) if line else errors(self.root, self.descriptor)
@@ -53,10 +61,9 @@ def start(root: str, descriptor: dict) -> Pending:
     worker = _worker()
     try:
         while _READ < _SENT:  # a caller that stopped early left its answer in the pipe
-            worker.stdout.readline()
+            _receive(worker)
             _READ += 1
-        worker.stdin.write(json.dumps([root, descriptor], ensure_ascii=False) + "\n")
-        worker.stdin.flush()
+        _send(worker, json.dumps([root, descriptor]))  # ASCII: whatever the locale of either side
     except OSError:
         _stop()
         return Pending(root, descriptor)
@@ -70,28 +77,42 @@ def _worker() -> subprocess.Popen:
         package_parent = str(Path(__file__).resolve().parents[1])
         code = f"import sys; sys.path.insert(0, {package_parent!r}); from sensetime_data.structure import serve; serve()"
         _WORKER = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True, encoding="utf-8")
+                                   stderr=subprocess.DEVNULL, text=True)
         _SENT = _READ = 0
-        atexit.register(_stop)
     return _WORKER
+
+
+def _send(worker: subprocess.Popen, line: str) -> None:
+    assert worker.stdin is not None  # made with a pipe
+    worker.stdin.write(line + "\n")
+    worker.stdin.flush()
+
+
+def _receive(worker: subprocess.Popen) -> str:
+    assert worker.stdout is not None  # made with a pipe
+    return worker.stdout.readline()
 
 
 def _stop() -> None:
     global _WORKER
     if _WORKER is not None:
         try:
-            _WORKER.stdin.close()  # the worker ends at the end of its input
+            if _WORKER.stdin:
+                _WORKER.stdin.close()  # the worker ends at the end of its input
             _WORKER.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             _WORKER.kill()
         _WORKER = None
 
 
+atexit.register(_stop)
+
+
 def serve() -> None:
     """The worker: one request per line in, one answer per line out, until its input ends."""
     for line in sys.stdin:
         root, descriptor = json.loads(line)
-        sys.stdout.write(json.dumps(errors(root, descriptor), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(errors(root, descriptor)) + "\n")
         sys.stdout.flush()
 
 
