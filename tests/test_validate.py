@@ -1,5 +1,6 @@
 """`sensetime-data validate` and `build` on the real tables, and on copies broken one way each."""
 
+import pytest
 from conftest import copy_inputs
 from helpers import REVENUE_FY2022, edit, run
 
@@ -136,3 +137,17 @@ def test_the_frictionless_worker_gives_what_frictionless_gives_here(broken_copy,
     assert [str(p) for p in validate(broken_copy).problems] == through_worker
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})  # one core: no worker at all
     assert [str(p) for p in validate(broken_copy).problems] == through_worker
+
+
+def test_a_text_column_of_another_type_is_refused_by_pandera(tables):
+    import pandas as pd
+    import pandera.pandas as pa
+
+    from sensetime_data.schema import text_dtype
+
+    field = next(f for f in tables["financials"].fields if f.name == "quote")
+    schema = pa.DataFrameSchema({"quote": field.pandera_column()})
+    schema.validate(pd.DataFrame({"quote": pd.Series(["47亿元"], dtype=text_dtype())}))
+    for other in (pd.Series([47]), pd.Series(["47亿元", 47], dtype=object), pd.Series(["47亿元"], dtype="str")):
+        with pytest.raises(pa.errors.SchemaError, match="to have type string"):
+            schema.validate(pd.DataFrame({"quote": other}))

@@ -61,6 +61,25 @@ def text_dtype():
 
 
 @cache
+def _pandera_text():
+    """pandera's type for ``text_dtype``, answering its check once for the column. pandera's own
+    compares the dtypes and then answers True for each cell, which it post-processes as failure
+    cases: 4 ms a column, a third of a validation of the real package."""
+    from pandera.engines import pandas_engine
+
+    class Text(pandas_engine.STRING):
+        def check(self, pandera_dtype, data_container=None):
+            try:
+                if pandas_engine.Engine.dtype(pandera_dtype).type == self.type:
+                    return True
+            except TypeError:
+                pass
+            return super().check(pandera_dtype, data_container)
+
+    return Text(text_dtype().storage)
+
+
+@cache
 def meta() -> dict:
     """The meta-schema (``metaschema.json``): what every schema must keep (see ``metaschema``)."""
     return json.loads(META.read_text("utf-8"))
@@ -145,7 +164,8 @@ class Field:
             own.append(pa.Check.ge(c["minimum"]))
         if "maximum" in c:
             own.append(pa.Check.le(c["maximum"]))
-        return pa.Column(self.pandas_dtype, checks=[*own, *checks], nullable=not self.required,
+        dtype = _pandera_text() if self.pandas_dtype is text_dtype() else self.pandas_dtype
+        return pa.Column(dtype, checks=[*own, *checks], nullable=not self.required,
                          unique=bool(c.get("unique")), name=self.name)
 
     def dictionary_row(self, table: str, position: int) -> dict:

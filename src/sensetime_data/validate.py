@@ -425,9 +425,9 @@ def to_pandera(table: Table, frames: dict[str, pd.DataFrame], ctx: rules.Context
         columns[f.name] = f.pandera_column(checks)
     kept = {} if messages is None else messages
 
-    def run(name: str, rule: rules.Rule, frame: pd.DataFrame) -> pd.Series:
+    def run(name: str, rule: rules.Rule, frame: pd.DataFrame) -> bool:
         kept[name] = rule(frame, ctx)
-        return kept[name].eq("")
+        return bool(kept[name].eq("").all())  # one answer: the rows and messages are in `kept`
 
     checks = [pa.Check(lambda df, name=name, rule=rule: run(name, rule, df), name=name)
               for name, (_, rule) in table_rules(table).items()]
