@@ -5,9 +5,10 @@ and segments: every model and segment is copied N-1 times under new keys (`inter
 `smart_city_r3`) with all their fact rows, so the fact tables that hang on them grow N-fold while
 quotes stay those of the real sources. Quote and ledger checks stay on. Then it times, in
 fresh processes, `frictionless validate datapackage.json`, `sensetime-data validate` and
-`sensetime-data build --out DIR`, records the peak memory of each (ru_maxrss of the child),
-and prints the ratios against frictionless and the log-log slope of build time between the two
-largest scales (1.0 is linear).
+`sensetime-data build --out DIR`, records the CPU time and peak memory of each (of all the
+processes a command starts: build runs frictionless in a second one), and prints the ratios
+against frictionless and the log-log slope of build time between the two largest scales (1.0
+is linear).
 
 Run from the repository root with the project and the source texts present:
 
@@ -28,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -73,13 +75,47 @@ def synthetic(root: Path, scale: int, out: Path) -> int:
     return sum(len(_read(p)[1]) for p in (out / "tables").glob("*.csv"))
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds and peak resident MiB of a command run in a fresh process, and its exit status."""
+def _tree_rss(pid: int) -> int:
+    """Resident KiB of a process and all its descendants, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            total += next(int(line.split()[1]) for line in Path(f"/proc/{p}/status").read_text().splitlines()
+                          if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak resident MiB of a command run in a fresh process, and its exit
+    status. The CPU and memory are of all its processes together (build checks with frictionless in
+    a second one): memory sampled every 20 ms, summed over the process tree."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)  # the child's own peak, not the sum of all children
+    peak = [0]
+
+    def sample() -> None:
+        while proc.returncode is None:
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)  # its CPU includes the children it waited for
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, proc.returncode
+    sampler.join()
+    peak_kib = max(peak[0], usage.ru_maxrss)  # a short run may end between two samples
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, peak_kib / 1024, proc.returncode
 
 
 def main() -> int:
@@ -96,22 +132,22 @@ def main() -> int:
         pkg = base / f"x{scale}"
         shutil.rmtree(pkg, ignore_errors=True)
         rows = synthetic(ROOT, scale, pkg)
-        fl, fl_mem, code = timed([str(BIN / "frictionless"), "validate", "datapackage.json"], pkg)
+        fl, fl_cpu, fl_mem, code = timed([str(BIN / "frictionless"), "validate", "datapackage.json"], pkg)
         assert code == 0, f"frictionless found the {scale}x package invalid"
-        va, va_mem, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "validate"], pkg)
+        va, _, _, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "validate"], pkg)
         assert code == 0, f"sensetime-data validate found the {scale}x package invalid"
-        bu, bu_mem, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "build", "--out", str(pkg / "out")], pkg)
+        bu, bu_cpu, bu_mem, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "build", "--out", str(pkg / "out")], pkg)
         assert code == 0, f"sensetime-data build failed on the {scale}x package"
-        results.append((scale, rows, fl, va, bu, fl_mem, bu_mem))
+        results.append((scale, rows, fl, va, bu, fl_cpu, bu_cpu, fl_mem, bu_mem))
         print(f"  {scale}x: {rows} rows built", flush=True)
-    print("\n| scale | rows | frictionless s | validate s | build s | validate/frictionless | build/frictionless "
-          "| peak MiB frictionless | peak MiB build | memory ratio |")
+    print("\n| scale | rows | frictionless s | validate s | build s | validate / frictionless | build / frictionless "
+          "| build CPU / frictionless CPU | peak MiB frictionless | peak MiB build |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for scale, rows, fl, va, bu, fl_mem, bu_mem in results:
+    for scale, rows, fl, va, bu, fl_cpu, bu_cpu, fl_mem, bu_mem in results:
         print(f"| {scale}× | {rows:,} | {fl:.2f} | {va:.2f} | {bu:.2f} | {va / fl:.2f}× | {bu / fl:.2f}× "
-              f"| {fl_mem:.0f} | {bu_mem:.0f} | {bu_mem / fl_mem:.2f}× |")
+              f"| {bu_cpu / fl_cpu:.2f}× | {fl_mem:.0f} | {bu_mem:.0f} |")
     if len(results) >= 2:
-        (s0, r0, *_, b0, _, _), (s1, r1, *_, b1, _, _) = results[-2], results[-1]
+        (s0, r0, _, _, b0, *_), (s1, r1, _, _, b1, *_) = results[-2], results[-1]
         slope = math.log(b1 / b0) / math.log(r1 / r0)
         print(f"\nbuild time slope from {s0}× to {s1}× (log-log, against rows): {slope:.2f}")
     if not args.keep:
