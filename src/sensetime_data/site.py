@@ -14,7 +14,7 @@ import html
 import re
 from pathlib import Path
 
-from .database import DICTIONARY, LABEL, SEARCH_INDEX
+from .database import DICTIONARY, LABEL, SEARCH_TABLES
 from .schema import Table
 from .views import VIEWS, View, view_fields
 
@@ -125,7 +125,7 @@ def datasette_metadata(report) -> str:
         tables[name] = _view_metadata(view, report.tables, package.get("sources", []))
     tables[DICTIONARY] = {"title": "Data dictionary 数据字典", "description": DICTIONARY_DESCRIPTION,
                           "description_html": to_html(DICTIONARY_DESCRIPTION), "facets": ["table_name"], "facet_size": 5}
-    tables[SEARCH_INDEX] = {"hidden": True}
+    tables.update({name: {"hidden": True} for name in SEARCH_TABLES})
     queries = _read_yaml("queries.yml")
     dashboards = _read_yaml("dashboards.yml")
     for dashboard in dashboards.values():
