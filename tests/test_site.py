@@ -3,15 +3,19 @@
 import asyncio
 import html
 import re
-from urllib.parse import parse_qsl
+import string
+from urllib.parse import parse_qsl, urlencode
 
 import pyarrow.parquet as pq
 import pytest
 from datasette.app import Datasette
 from datasette.utils import tilde_encode
+from datasette.utils.asgi import Request
 
+from sensetime_data.database import SEARCH_INDEX, SEARCH_TABLES, VIEW_KEY, observation_key
 from sensetime_data.schema import DERIVED_FIELDS, OBSERVATION_COLUMNS
 from sensetime_data.serve import SETTINGS
+from sensetime_data.site_plugin import filters_from_request
 
 # A figure each canned query must return when opened with its example (printed in the sources).
 QUERY_SAMPLES = {
@@ -289,6 +293,74 @@ def test_the_search_query_finds_terms_of_any_length(datasette):
         boxed = search(datasette, "observations", term)
         key = ("subject", "metric", "period", "source_id")
         assert found and row_keys(found, *key) == row_keys(boxed, *key), term
+
+
+# Terms of every kind: Latin and Chinese, of three characters and fewer, found nowhere, FTS5
+# syntax and LIKE wildcards (plain characters), several words at once.
+SEARCHES = ["revenue", "REVENUE", "营业收入", "收入", "MMLU", "mmlu", "算力", "量产", "汽车", "城市", "比亚", "InternLM", "2023",
+            "1H2023", "%", "%至", "_", '"', "'", "(", "revenue*", "NEAR(x", "a OR b", "re", "B", "没有这个词", "zzz",
+            "revenue 1H2023", "MMLU 2023 score", "量产 汽车"]
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # SQLite's lower() folds ASCII only
+
+
+def row_pieces(db, tables) -> dict[tuple[str, int], list[str]]:
+    """Each searched row's pieces of text by (table, rowid), read from the tables as ``database``
+    says: its string cells and the ``search_labels`` cells of the rows it points to."""
+    def texts(values):
+        return [str(v) for v in values if v not in (None, "")]
+
+    def select(name, columns):
+        return db.execute(f'select {", ".join(columns)} from "{name}"')
+
+    naming = {name: {key: texts(values) for key, *values in select(name, [*table.primary_key, *table.search_labels])}
+              for name, table in tables.items() if len(table.primary_key) == 1 and table.search_labels}
+    pieces = {}
+    for name, table in tables.items():
+        own = [f.name for f in table.output_fields if f.type == "string"]
+        for rowid, *values in select(name, ["rowid", *own]):
+            cells = dict(zip(own, values, strict=True))
+            labels = [label for column, other, _ in table.foreign_keys if other in naming
+                      for label in naming[other].get(cells.get(column), [])]
+            pieces[name, rowid] = texts(values) + labels
+    for rowid, *values in select("data_dictionary", ["rowid", "table_name", "column_name", "description"]):
+        pieces["data_dictionary", rowid] = texts(values)
+    return pieces
+
+
+def test_search_finds_the_rows_with_every_word_in_one_of_their_pieces(datasette, db, tables):
+    """The search box's SQL against a plain scan of each row's pieces, for every table and ``observations``."""
+    pieces = row_pieces(db, tables)
+    keys = {}  # a fact's key in `observations`, by (table, rowid)
+    for name, table in tables.items():
+        if table.is_fact:
+            obs = table.observations
+            key = observation_key(f"'{name}'", obs["subject"], obs["metric"], obs.get("context", "null"))
+            keys.update(((name, rowid), k) for rowid, k in db.execute(f"select rowid, {key} from {name}"))
+    searched = sorted({name for name, _ in pieces})
+    compared = 0
+    for term in SEARCHES:
+        words = [w.translate(ASCII_LOWER) for w in term.split()]
+        holding = {row for row, texts in pieces.items()
+                   if all(any(w in t.translate(ASCII_LOWER) for t in texts) for w in words)}
+        for table in [*searched, "observations"]:
+            found = filters_from_request(Request.fake(f"/sensetime/{table}?{urlencode({'_search': term})}"),
+                                         "sensetime", table, datasette)
+            target = VIEW_KEY if table == "observations" else "rowid"
+            got = {r for (r,) in db.execute(f"select {target} from {table} where {' and '.join(found.where_clauses)}",
+                                            found.params)}
+            wanted = {keys[r] for r in holding if r in keys} if table == "observations" else \
+                {rowid for name, rowid in holding if name == table}
+            assert got == wanted, (table, term)
+            compared += bool(wanted)
+    assert len(searched) >= 18 and compared >= 200  # the words find rows in many tables
+
+
+def test_each_piece_of_text_is_indexed_once_and_hidden(db, metadata):
+    texts, distinct = db.execute(f"select count(*), count(distinct text) from {SEARCH_INDEX}").fetchone()
+    pairs = db.execute("select count(*) from search_map").fetchone()[0]
+    assert texts == distinct < pairs / 3  # most pieces are shared: a source's title, a metric's labels
+    hidden = metadata["databases"]["sensetime"]["tables"]
+    assert all(hidden[name] == {"hidden": True} for name in SEARCH_TABLES)
 
 
 # --- canned queries ------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ LIMITS = {
     sqlite3.SQLITE_LIMIT_SQL_LENGTH: 100_000,  # bytes of SQL text
     sqlite3.SQLITE_LIMIT_COLUMN: 100,  # columns of a result, an index or an ORDER BY
 }
-# The rows of one query; the largest table (the search index's blocks) holds about 1 MB.
+# The rows of one query; the largest table (the search index's blocks) holds about 0.5 MB.
 MOST_RESULT_BYTES = 10_000_000
 # Arbitrary queries at once: they may keep every CPU but one busy, and at least two of
 # Datasette's SQL threads (serve.SETTINGS) stay free for pages.

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .database import DICTIONARY, LABEL, SEARCH_INDEX
+from .database import DICTIONARY, LABEL, SEARCH_TABLES
 from .schema import Table
 from .views import VIEWS, View, view_fields
 
@@ -129,7 +129,7 @@ def datasette_metadata(validated: Validated) -> str:
         tables[name] = _view_metadata(view, validated.tables, package.get("sources", []))
     tables[DICTIONARY] = {"title": "Data dictionary 数据字典", "description": DICTIONARY_DESCRIPTION,
                           "description_html": to_html(DICTIONARY_DESCRIPTION), "facets": ["table_name"], "facet_size": 5}
-    tables[SEARCH_INDEX] = {"hidden": True}
+    tables.update({name: {"hidden": True} for name in SEARCH_TABLES})
     queries = _read_yaml("queries.yml")
     dashboards = _read_yaml("dashboards.yml")
     for dashboard in dashboards.values():

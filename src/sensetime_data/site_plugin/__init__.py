@@ -1,9 +1,10 @@
 """The site's reading aids, as a Datasette plugin: search that finds, pages that read at a glance.
 
-- ``_search`` on every table and on ``observations`` looks in ``search_index`` (see ``database``):
-  each word of three characters or more through the FTS5 trigram index, a shorter one
-  (量产, 收入) as a literal substring of the same text. Every word must be found; ``%``, ``_``
-  and ``"`` are plain characters. Datasette's own search finds no FTS table to use and stands aside.
+- ``_search`` on every table and on ``observations`` looks in the search tables (see
+  ``database``): a row is found when each word is in one of its pieces of text, a word of
+  three characters or more through the FTS5 trigram index, a shorter one (量产, 收入) as a
+  literal substring of a piece. ``%``, ``_`` and ``"`` are plain characters. Datasette's own
+  search finds no FTS table to use and stands aside.
 - The templates beside this module: column notes behind a short description, the sources
   once, a search that finds nothing says what to try, a fact's row page shows its quote, the
   English translation and a link to its source.
@@ -25,7 +26,7 @@ from datasette import hookimpl
 from datasette.filters import FilterArguments
 from markupsafe import Markup, escape
 
-from ..database import SEARCH_INDEX, VIEW_KEY
+from ..database import SEARCH_INDEX, SEARCH_MAP, SEARCH_ROWS, SEARCH_TABLES, VIEW_KEY
 from ..site import DB_NAME, to_html
 
 BOM = "\ufeff".encode()
@@ -41,16 +42,17 @@ TRANSLATED = ("quote", "relationship", "caption", "claim")  # columns that have 
 # --- search ------------------------------------------------------------------------------------
 
 def search_clause(words: list[str], scope: str) -> tuple[str, dict]:
-    """SQL of the ``search_index`` rows that hold every word, and its parameters."""
+    """SQL of the ``search_rows`` that hold every word, each in some piece of their text, and its parameters."""
     conditions, params = [], {}
     for i, word in enumerate(words):
         if len(word) >= MIN_TRIGRAM:
-            conditions.append(f"{SEARCH_INDEX} match :_st{i}")
+            pieces = f"select rowid from {SEARCH_INDEX} where {SEARCH_INDEX} match :_st{i}"
             params[f"_st{i}"] = '"' + word.replace('"', '""') + '"'  # one FTS5 string: every character literal
         else:
-            conditions.append(f"instr(lower(text), lower(:_st{i})) > 0")  # literal, unlike LIKE
+            pieces = f"select rowid from {SEARCH_INDEX} where instr(lower(text), lower(:_st{i})) > 0"  # literal, unlike LIKE
             params[f"_st{i}"] = word
-    return f"select {scope} from {SEARCH_INDEX} where " + " and ".join(conditions), params
+        conditions.append(f"id in (select row from {SEARCH_MAP} where piece in ({pieces}))")
+    return f"select {scope} from {SEARCH_ROWS} where " + " and ".join(conditions), params
 
 
 @hookimpl(trylast=True)  # called after Datasette's own search, so this hook's `supports_search` stands
@@ -60,7 +62,7 @@ def filters_from_request(request, database, table, datasette):
     words = request.args.get("_search", "").split()[:MOST_WORDS]
     if table == "observations":
         target, scope = VIEW_KEY, "row_key"
-    elif table in (datasette.metadata("tables", database=DB_NAME) or {}) and table not in ("fact_agreement", SEARCH_INDEX):
+    elif table in (datasette.metadata("tables", database=DB_NAME) or {}) and table not in ("fact_agreement", *SEARCH_TABLES):
         target, scope = "rowid", "row_id"
     else:
         return None
