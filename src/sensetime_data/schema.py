@@ -28,7 +28,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 ROOT_ENV = "SENSETIME_DATA_ROOT"
@@ -118,7 +118,7 @@ class Field:
     def enum(self) -> list | None:
         return self.constraints.get("enum")
 
-    @property
+    @cached_property  # a categorical dtype is costly to make, and asked for per column and per check
     def pandas_dtype(self):
         """The dtype of the column in a typed frame: float64, nullable Int64 (a missing count stays
         missing), bool (nullable boolean when optional), datetime64[s], categorical for an enum, str."""
