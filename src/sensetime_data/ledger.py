@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from .read import records
 from .sources import fold
 
 _CN = "零〇一二两三四五六七八九"
@@ -112,7 +113,7 @@ def rows_by_source(frames: dict[str, pd.DataFrame]) -> dict[str, tuple[list[dict
     for name, frame in frames.items():
         if "source_id" not in frame or not ({"excerpt", "quote"} & set(frame.columns)):
             continue
-        for r in frame.to_dict("records"):
+        for r in records(frame):
             rows, exclusions = out.setdefault(r["source_id"], ([], []))
             if "excerpt" in r:
                 if isinstance(r["excerpt"], str):

@@ -20,6 +20,7 @@ from functools import cached_property, lru_cache
 
 import pandas as pd
 
+from .read import records
 from .schema import Table
 from .sources import fold
 from .translation import keeps_numbers
@@ -286,7 +287,7 @@ def _per_frame(frame: pd.DataFrame, what: str, make):
 
 
 def _messages(frame: pd.DataFrame, fn) -> pd.Series:
-    rows = _per_frame(frame, "records", lambda f: f.to_dict("records"))
+    rows = _per_frame(frame, "records", records)
     return pd.Series([fn(r) for r in rows], index=frame.index, dtype=object)
 
 
@@ -455,7 +456,7 @@ def _levels(frame, ctx, subject: tuple, metric: str, period: str) -> list[tuple[
 def _level_index(frame, cols: list[str]) -> dict[tuple, list[tuple[float, float]]]:
     """Every stated level of the frame by (subject, metric, period): built once, looked up per row."""
     index: dict[tuple, list[tuple[float, float]]] = {}
-    for r in _per_frame(frame, "records", lambda f: f.to_dict("records")):
+    for r in _per_frame(frame, "records", records):
         if r["comparator"] != "missing":
             index.setdefault((tuple(r[c] for c in cols), r["metric"], r["period"]), []).append(_interval_of(r, absolute=True))
     return index

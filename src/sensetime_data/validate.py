@@ -320,6 +320,8 @@ def _cells(root: Path, table: Table, raw: pd.DataFrame, lines: list[int]) -> lis
         # each distinct text once (codes, units and periods repeat), then its problem on every line it stands
         found = {text: rules.cell_problem(text, f.type) or _cell_problem(text, f.type, f.format, code, key)
                  for text in dict.fromkeys(column)}
+        if not any(found.values()):
+            continue
         for index, text in enumerate(column):
             if problem := found[text]:
                 problems.append(Problem(_rel(table.csv, root), lines[index], f.name, *problem))
@@ -347,6 +349,8 @@ def _case_duplicates(root: Path, table: Table, raw: pd.DataFrame, lines: list[in
     problems = []
     keys = [table.primary_key] + [[f.name] for f in table.fields if f.constraints.get("unique")]
     for key in dict.fromkeys(tuple(k) for k in keys if k and all(c in raw for c in k)):
+        if not raw[list(key)].apply(lambda column: column.str.casefold()).duplicated().any():
+            continue  # no two alike in any case: nothing to look at row by row
         seen: dict[tuple, int] = {}
         for index, values in zip(raw.index, raw[list(key)].itertuples(index=False), strict=False):
             folded = tuple(v.casefold() for v in values)
