@@ -88,16 +88,21 @@ def stated(text: str, rows: list[dict]) -> list[tuple[int, int, dict]]:
     spans = []
     starts: dict[str, list[int]] = {}  # where each quote stands in the text: rows share quotes
     inside: dict[tuple[str, str], list[int]] = {}  # where a cell stands in a quote
+    printing: dict[tuple, list[str]] = {}  # the columns that may print something, by a row's columns
     for row in rows:
         quote = fold(str(row.get("quote") or ""))
         if quote not in starts:
             starts[quote] = list(_find_all(text, quote)) if quote else []
         if not starts[quote]:
             continue
-        for cell in {fold(v) for k, v in row.items() if k not in UNPRINTED and not k.startswith("_") and isinstance(v, str)}:
+        columns = printing.get(keys := tuple(row))
+        if columns is None:
+            columns = printing[keys] = [k for k in keys if k not in UNPRINTED and not k.startswith("_")]
+        for cell in {fold(v) for k in columns if isinstance(v := row[k], str)}:
             if (quote, cell) not in inside:
                 inside[quote, cell] = list(_find_all(quote, cell)) if cell else []
-            spans += [(start + i, start + i + len(cell), row) for start in starts[quote] for i in inside[quote, cell]]
+            if inside[quote, cell]:
+                spans += [(start + i, start + i + len(cell), row) for start in starts[quote] for i in inside[quote, cell]]
     return spans
 
 
