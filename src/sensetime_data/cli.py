@@ -59,6 +59,9 @@ def cmd_serve(args) -> int:
         print("building first: the build is missing or older than the tables")
         if cmd_build(args):
             return 1
+        from .structure import stop
+
+        stop()  # the server validates nothing: its frictionless process would only sit in memory
     return serve(out, args.port)
 
 

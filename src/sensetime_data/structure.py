@@ -66,7 +66,7 @@ def start(root: str, descriptor: dict) -> Pending:
             _READ += 1
         _send(worker, json.dumps([root, descriptor]))  # ASCII: whatever the locale of either side
     except OSError:
-        _stop()
+        stop()
         return Pending(root, descriptor)
     _SENT += 1
     return Pending(root, descriptor, _SENT)
@@ -94,7 +94,8 @@ def _receive(worker: subprocess.Popen) -> str:
     return worker.stdout.readline()
 
 
-def _stop() -> None:
+def stop() -> None:
+    """End the kept process (it ends with the program anyway): for a program that goes on without validating."""
     global _WORKER
     if _WORKER is not None:
         try:
@@ -106,7 +107,7 @@ def _stop() -> None:
         _WORKER = None
 
 
-atexit.register(_stop)
+atexit.register(stop)
 
 
 def serve() -> None:
