@@ -49,10 +49,13 @@ def read_raw(table: Table) -> tuple[pd.DataFrame, list[int]]:
                                      f"the header cell {name!r} has spaces around it")
             seen.add(name)
         line = reader.line_num + 1
-        for row in reader:  # ragged rows are reported by frictionless; keep the frame rectangular
-            if any(len(cell) > FIELD_LIMIT for cell in row):
+        width = len(header)
+        for row in reader:
+            if max(map(len, row), default=0) > FIELD_LIMIT:
                 raise CSVFormatError(line, "-", "csv", TOO_LONG)
-            rows.append((row + [""] * len(header))[: len(header)])
+            if len(row) != width:  # ragged rows are reported by frictionless; keep the frame rectangular
+                row = (row + [""] * width)[:width]
+            rows.append(row)
             lines.append(line)
             line = reader.line_num + 1
     except csv.Error as e:  # under the default limit the reader refuses a long cell itself
