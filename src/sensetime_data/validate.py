@@ -5,7 +5,9 @@
 1. frictionless checks every CSV against its Table Schema: shape, types, constraints,
    primary keys; then the cells a schema cannot judge (control characters, full-width
    digits, spaces around keys, keys differing only in case). A table that fails here is
-   not read further.
+   not read further. frictionless runs in a second process (``structure``) while steps 2
+   and 3 go on; when it finds a problem, what they found is dropped and its problems are
+   the report's, as if they had not started.
 2. pandera checks every typed table against a schema generated from the same Table
    Schema (``schema.Field.pandera_column``: dtype, required, unique, enum, pattern, lengths,
    bounds), with its foreign keys, its primary key and the rules its schema declares
