@@ -60,6 +60,7 @@ def write_sqlite(path: Path, tables: dict[str, Table], frames: dict[str, pd.Data
             columns = ", ".join(f'"{c}"' for c in table.output_columns)
             marks = ", ".join("?" * len(table.output_columns))
             db.conn.executemany(f'insert into "{name}" ({columns}) values ({marks})', rows(table, frames[name]))
+            _index(db, table)  # after the rows: an index built once is quicker than one kept up row by row
         add_labels(db.conn, tables)
         add_dictionary(db, tables)
         for name, view in VIEWS.items():
@@ -73,14 +74,17 @@ def write_sqlite(path: Path, tables: dict[str, Table], frames: dict[str, pd.Data
 
 
 def _create(db, table: Table) -> None:
-    """The table as its schema says: column types, primary key, foreign keys, not null, and an
-    index on each foreign key that is not the primary key."""
+    """The table as its schema says: column types, primary key, foreign keys, not null."""
     pk = table.primary_key
     db.table(table.name).create(
         {f.name: f.sql_type for f in table.output_fields}, pk=pk[0] if len(pk) == 1 else tuple(pk),
         foreign_keys=table.foreign_keys, not_null={f.name for f in table.output_fields if f.required})
+
+
+def _index(db, table: Table) -> None:
+    """An index on each foreign key that is not the primary key."""
     for column, _, _ in table.foreign_keys:
-        if pk != [column]:
+        if table.primary_key != [column]:
             db.table(table.name).create_index([column], find_unique_name=True)
 
 
