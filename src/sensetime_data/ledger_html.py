@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ledger import Mark, marks, rows_by_source
+from .read import records
 from .sources import fold
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def write_pages(validated: Validated, directory: Path, seeds: Path, base: str = 
     """Write the index and one page per source; returns the counts of each kind of mark by source."""
     directory.mkdir(parents=True, exist_ok=True)
     primary_keys = {n: t.primary_key for n, t in validated.tables.items()}
-    sources = validated.frames["sources"].to_dict("records")
+    sources = records(validated.frames["sources"])
     counts = {}
     by_source = rows_by_source(validated.frames)
     for source in sources:

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import ledger, metaschema, rules, structure
-from .read import CSVFormatError, read_raw, typed
+from .read import CSVFormatError, read_raw, records, typed
 from .schema import (
     SchemaFileError,
     Table,
@@ -160,7 +160,7 @@ def _check(v: Validated) -> None:
         report.problems += _cells(root, table, v.frames[name], lines[name])
         report.problems += _case_duplicates(root, table, v.frames[name], lines[name])
     if report.problems:  # the tables are not read further; frictionless's problems come first
-        report.problems = _structure(root, v.descriptor, checked.result(), lines) + report.problems
+        report.problems = _structure(root, v.tables, checked.result(), lines) + report.problems
         return
     strings = v.frames
 
@@ -180,7 +180,7 @@ def _check(v: Validated) -> None:
     except Exception:
         if not checked.result():
             raise
-    if broken := _structure(root, v.descriptor, checked.result(), lines):
+    if broken := _structure(root, v.tables, checked.result(), lines):
         report.problems, v.frames = broken, strings
         return
     report.notices += notices
@@ -283,20 +283,20 @@ def _inline(descriptor: dict, tables: dict[str, Table]) -> dict:
         if r.get("name") in tables else r for r in descriptor["resources"]]}
 
 
-def _structure(root: Path, descriptor: dict, errors: list[list], lines: dict[str, list[int]]) -> list[Problem]:
+def _structure(root: Path, tables: dict[str, Table], errors: list[list], lines: dict[str, list[int]]) -> list[Problem]:
     """frictionless's errors (``structure.errors``) as problems on the lines of the files."""
     problems = []
     for name, row, column, kind, message in errors:
         if name is None:
             problems.append(Problem("datapackage.json", 1, "-", kind, message))
             continue
-        table = descriptor_table(descriptor, name)
+        table = tables[name]
         rows = lines.get(name, [])
         line = rows[row - 2] if row and 2 <= row < len(rows) + 2 else (row or 1)
         if kind == "primary-key":
-            column = "+".join(_pk(root, table))
-        file = table["schema"] if kind in ("schema-error", "field-error") else table["path"]
-        problems.append(Problem(file, line, column or "-", kind, message))
+            column = "+".join(table.primary_key)
+        file = table.schema_file if kind in ("schema-error", "field-error") else table.csv
+        problems.append(Problem(_rel(file, root), line, column or "-", kind, message))
     return problems
 
 
@@ -351,26 +351,18 @@ def _case_duplicates(root: Path, table: Table, raw: pd.DataFrame, lines: list[in
     problems = []
     keys = [table.primary_key] + [[f.name] for f in table.fields if f.constraints.get("unique")]
     for key in dict.fromkeys(tuple(k) for k in keys if k and all(c in raw for c in k)):
-        if not raw[list(key)].apply(lambda column: column.str.casefold()).duplicated().any():
+        folded_keys = raw[list(key)].apply(lambda column: column.str.casefold())
+        if not folded_keys.duplicated().any():
             continue  # no two alike in any case: nothing to look at row by row
         seen: dict[tuple, int] = {}
-        for index, values in zip(raw.index, raw[list(key)].itertuples(index=False), strict=False):
-            folded = tuple(v.casefold() for v in values)
+        for index, values, folded in zip(raw.index, raw[list(key)].itertuples(index=False),
+                                         folded_keys.itertuples(index=False, name=None), strict=True):
             if folded in seen and tuple(raw.loc[seen[folded], list(key)]) != tuple(values):
                 problems.append(Problem(_rel(table.csv, root), lines[index], "+".join(key), "case_duplicate",
                                         f"{'/'.join(values)!r} differs only in case from line {lines[seen[folded]]} "
                                         f"({'/'.join(map(str, raw.loc[seen[folded], list(key)]))!r})"))
             seen.setdefault(folded, index)
     return problems
-
-
-def descriptor_table(descriptor: dict, name: str) -> dict:
-    return next(r for r in descriptor["resources"] if r["name"] == name)
-
-
-def _pk(root: Path, resource: dict) -> list[str]:
-    pk = json.loads((root / resource["schema"]).read_text("utf-8")).get("primaryKey", [])
-    return [pk] if isinstance(pk, str) else pk
 
 
 # --- 2. values: pandera -------------------------------------------------------------------
@@ -383,7 +375,7 @@ def _context(root: Path, v: Validated, source_lines: list[int]) -> tuple[rules.C
     seeds = seeds_dir(root)
     if seeds is None:
         return ctx, ["quote check skipped, and the ledger: source texts not found (set SENSETIME_DATA_SEEDS to their directory)"]
-    sources = frames["sources"].to_dict("records")
+    sources = records(frames["sources"])
     ctx.texts, missing = read_texts(sources, seeds)
     line_of_source = dict(zip((s["source_id"] for s in sources), source_lines, strict=False))
     for line in missing:
