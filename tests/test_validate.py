@@ -139,6 +139,40 @@ def test_the_frictionless_worker_gives_what_frictionless_gives_here(broken_copy,
     assert [str(p) for p in validate(broken_copy).problems] == through_worker
 
 
+def test_what_validate_keeps_between_runs_changes_nothing_it_finds(good_copy, tmp_path):
+    """validate keeps each table's pandera problems, and its frictionless worker each file's errors,
+    by all they depend on, not by where the package lies: on copies changed one way each, and in a
+    table whose rules read the changed one, it finds what a validation with nothing kept finds."""
+    from sensetime_data import structure
+    from sensetime_data.validate import VALUES, validate
+
+    changes = {
+        "unchanged": lambda root: None,
+        "a growth against its levels": lambda root: edit(root, "financials", REVENUE_FY2022, value="4500",
+                                                         as_reported="45 亿元", quote="45 亿元"),
+        "a source published earlier, which five fact tables' rules read":
+            lambda root: edit(root, "sources", {"source_id": "deck_fy2022"}, published="2022-06-30"),
+        "a cell frictionless refuses": lambda root: edit(root, "financials", REVENUE_FY2022, value="lots"),
+        "unchanged again": lambda root: None,
+    }
+    roots = {}
+    for name, change in changes.items():
+        roots[name] = tmp_path / str(len(roots))
+        copy_inputs(good_copy, roots[name])
+        change(roots[name])
+    kept = {name: [str(p) for p in validate(root).problems] for name, root in roots.items()}
+    for name, root in roots.items():
+        VALUES.clear()
+        structure.stop()  # its successor starts with nothing kept
+        structure.ANSWERS.clear()
+        assert [str(p) for p in validate(root).problems] == kept[name], name
+    assert kept["unchanged"] == kept["unchanged again"] == []
+    assert any(": growth_matches_levels: " in p for p in kept["a growth against its levels"])
+    assert {p.split(":")[0] for p in kept["a source published earlier, which five fact tables' rules read"]} >= {
+        "tables/financials.csv", "tables/compute_capacity.csv"}
+    assert any(": value: type-error:" in p for p in kept["a cell frictionless refuses"])
+
+
 def test_a_text_column_of_another_type_is_refused_by_pandera(tables):
     import pandas as pd
     import pandera.pandas as pa

@@ -69,7 +69,8 @@ def typed(table: Table, raw: pd.DataFrame) -> pd.DataFrame:
     out: dict[str, object] = {}
     for f in table.fields:
         col = raw[f.name] if f.name in raw else pd.Series([""] * len(raw), dtype=text_dtype(), index=raw.index)
-        present = col.where(col.ne(""))
+        empty = col.to_numpy() == ""
+        present = col.mask(empty) if empty.any() else col
         if f.type in ("number", "integer"):
             out[f.name] = pd.to_numeric(present, errors="coerce").astype(f.pandas_dtype)
         elif f.type == "boolean":
@@ -77,7 +78,8 @@ def typed(table: Table, raw: pd.DataFrame) -> pd.DataFrame:
         elif f.type == "date":
             out[f.name] = pd.to_datetime(present, format="%Y-%m-%d", errors="coerce").astype(f.pandas_dtype)
         elif isinstance(f.pandas_dtype, pd.CategoricalDtype):  # a word outside them is frictionless's problem to name
-            out[f.name] = present.where(present.isin(f.pandas_dtype.categories)).astype(f.pandas_dtype)
+            codes = f.pandas_dtype.categories.get_indexer(pd.Index(present))  # -1, missing, for a word outside them
+            out[f.name] = pd.Series(pd.Categorical.from_codes(codes, dtype=f.pandas_dtype), index=raw.index)
         else:
             out[f.name] = present.astype(f.pandas_dtype)
     return pd.DataFrame(out, index=raw.index)

@@ -125,8 +125,10 @@ MOST_ANSWERS = 256
 def errors(root: str, descriptor: dict) -> list[list]:
     """frictionless's errors on the package, foreign keys left out (pandera checks them).
 
-    Without foreign keys a resource's errors depend on its descriptor and its file alone: they
-    are kept by both, so a program that validates often re-checks only the files that changed.
+    Without foreign keys a resource's errors depend on its descriptor and its file alone, not
+    on where the package lies: they are kept by both, so a program that validates often, or
+    validates copies of one package, re-checks only the files that changed. An answer that
+    names the package's directory is not kept.
     """
     import frictionless
 
@@ -141,12 +143,12 @@ def errors(root: str, descriptor: dict) -> list[list]:
             return [[None, None, None, e.error.type, m] for m in reasons]
         out = []
         for given, resource in zip(descriptor["resources"], package.resources, strict=True):
-            key = (json.dumps([root, given], sort_keys=True), _digest(Path(root), given.get("path")))
+            key = (json.dumps(given, sort_keys=True), _digest(Path(root), given.get("path")))
             if key[1] and key in ANSWERS:
                 out += ANSWERS[key]
                 continue
             found = [_error(resource.name, e) for task in resource.validate(checklist=checklist).tasks for e in task.errors]
-            if key[1]:
+            if key[1] and root not in json.dumps(found):
                 while len(ANSWERS) >= MOST_ANSWERS:
                     del ANSWERS[next(iter(ANSWERS))]
                 ANSWERS[key] = found

@@ -20,6 +20,7 @@ Every problem is one line, ``file:line: column: rule: message``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -135,10 +136,11 @@ def _check(v: Validated) -> None:
     if report.problems:
         return
     checked = structure.start(str(root), _inline(v.descriptor, v.tables))  # beside what follows
-    lines = {}
+    lines, digests = {}, {}
     for name, table in v.tables.items():
         try:
             raw, lines[name] = read_raw(table)
+            digests[name] = hashlib.sha256(table.csv.read_bytes()).digest()
         except FileNotFoundError:
             report.problems.append(Problem(_rel(table.csv, root), 0, "-", "file", "file not found"))
         except OSError as e:  # a directory, or a file that may not be read
@@ -170,12 +172,18 @@ def _check(v: Validated) -> None:
     try:  # while frictionless runs; if it finds a table broken, what this gives is dropped
         v.frames = {n: typed(t, strings[n]) for n, t in v.tables.items()}
         ctx, notices = _context(root, v, lines["sources"])
+        texts = hashlib.sha256(json.dumps(sorted(ctx.texts.items())).encode()).digest()
         values = []
         with rules.shared_rows():  # the frames do not change while their rules run
             for name, table in v.tables.items():
                 if found_broken():
                     break
-                values += _values(root, table, v.frames, ctx, lines[name])
+                key = _values_key(root, table, v.tables, digests, texts)
+                if key not in VALUES:
+                    while len(VALUES) >= MOST_VALUES:
+                        del VALUES[next(iter(VALUES))]
+                    VALUES[key] = _values(root, table, v.frames, ctx, lines[name])
+                values += [replace(p) for p in VALUES[key]]
         coverage = [] if found_broken() else ledger.coverage(v.frames, ctx.texts)
     except Exception:
         if not checked.result():
@@ -351,17 +359,17 @@ def _case_duplicates(root: Path, table: Table, raw: pd.DataFrame, lines: list[in
     problems = []
     keys = [table.primary_key] + [[f.name] for f in table.fields if f.constraints.get("unique")]
     for key in dict.fromkeys(tuple(k) for k in keys if k and all(c in raw for c in k)):
-        folded_keys = raw[list(key)].apply(lambda column: column.str.casefold())
-        if not folded_keys.duplicated().any():
+        values = list(zip(*(raw[c].tolist() for c in key), strict=True))
+        folded = [tuple(v.casefold() for v in row) for row in values]
+        if len(set(folded)) == len(folded):
             continue  # no two alike in any case: nothing to look at row by row
         seen: dict[tuple, int] = {}
-        for index, values, folded in zip(raw.index, raw[list(key)].itertuples(index=False),
-                                         folded_keys.itertuples(index=False, name=None), strict=True):
-            if folded in seen and tuple(raw.loc[seen[folded], list(key)]) != tuple(values):
+        for index, (row, fold) in enumerate(zip(values, folded, strict=True)):
+            first = seen.setdefault(fold, index)
+            if values[first] != row:
                 problems.append(Problem(_rel(table.csv, root), lines[index], "+".join(key), "case_duplicate",
-                                        f"{'/'.join(values)!r} differs only in case from line {lines[seen[folded]]} "
-                                        f"({'/'.join(map(str, raw.loc[seen[folded], list(key)]))!r})"))
-            seen.setdefault(folded, index)
+                                        f"{'/'.join(row)!r} differs only in case from line {lines[first]} "
+                                        f"({'/'.join(values[first])!r})"))
     return problems
 
 
@@ -433,6 +441,25 @@ def to_pandera(table: Table, frames: dict[str, pd.DataFrame], ctx: rules.Context
 
 
 FOREIGN_KEY = "foreign_key"
+
+# A table's pandera problems by the digest of all they depend on (``_values_key``), so that a
+# program validating often, or validating copies of one package, checks again only what changed.
+VALUES: dict[str, list[Problem]] = {}
+MOST_VALUES = 1024
+CONTEXT_TABLES = ("metrics", "periods", "units", "sources")  # what ``rules.Context`` holds
+
+
+def _values_key(root: Path, table: Table, tables: dict[str, Table], digests: dict[str, bytes], texts: bytes) -> str:
+    """What a table's values are checked against: its schema and file, the schemas and files of
+    the tables its foreign keys and the rules' context read, the source texts, and its rules
+    (a program, or a test, may swap one)."""
+    h = hashlib.sha256(texts + table.name.encode() + b"\0")
+    h.update(repr([id(rule) for _, rule in table_rules(table).values()]).encode())
+    for name in sorted({table.name, *CONTEXT_TABLES, *(other for _, other, _ in table.foreign_keys)} & tables.keys()):
+        other = tables[name]
+        h.update(json.dumps([name, _rel(other.csv, root), other.descriptor], sort_keys=True).encode())
+        h.update(digests[name])
+    return h.hexdigest()
 
 
 def _values(root: Path, table: Table, frames: dict, ctx: rules.Context, lines: list[int]) -> list[Problem]:
