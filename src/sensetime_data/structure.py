@@ -120,6 +120,7 @@ def serve() -> None:
 
 ANSWERS: dict[tuple[str, str], list[list]] = {}  # a resource's errors by (its descriptor, its file's digest)
 MOST_ANSWERS = 256
+VALID: dict[str, None] = {}  # package descriptors frictionless found valid, as JSON
 
 
 def errors(root: str, descriptor: dict) -> list[list]:
@@ -128,32 +129,41 @@ def errors(root: str, descriptor: dict) -> list[list]:
     Without foreign keys a resource's errors depend on its descriptor and its file alone, not
     on where the package lies: they are kept by both, so a program that validates often, or
     validates copies of one package, re-checks only the files that changed. An answer that
-    names the package's directory is not kept.
+    names the package's directory is not kept. A descriptor found valid is not checked again,
+    and then only the resources to check are made.
     """
     import frictionless
 
     checklist = frictionless.Checklist(skip_errors=["foreign-key"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            package = frictionless.Package(descriptor, basepath=root)
-            package.to_descriptor(validate=True)
-        except frictionless.FrictionlessException as e:
-            reasons = dict.fromkeys(r.message for r in e.reasons) or [e.error.message]
-            return [[None, None, None, e.error.type, m] for m in reasons]
+        whole, package = json.dumps(descriptor, sort_keys=True), None
+        if whole not in VALID:
+            try:
+                package = frictionless.Package(descriptor, basepath=root)
+                package.to_descriptor(validate=True)
+            except frictionless.FrictionlessException as e:
+                reasons = dict.fromkeys(r.message for r in e.reasons) or [e.error.message]
+                return [[None, None, None, e.error.type, m] for m in reasons]
+            _keep(VALID, whole, None)
         out = []
-        for given, resource in zip(descriptor["resources"], package.resources, strict=True):
+        for index, given in enumerate(descriptor["resources"]):
             key = (json.dumps(given, sort_keys=True), _digest(Path(root), given.get("path")))
             if key[1] and key in ANSWERS:
                 out += ANSWERS[key]
                 continue
+            resource = package.resources[index] if package else frictionless.Resource(given, basepath=root)
             found = [_error(resource.name, e) for task in resource.validate(checklist=checklist).tasks for e in task.errors]
             if key[1] and root not in json.dumps(found):
-                while len(ANSWERS) >= MOST_ANSWERS:
-                    del ANSWERS[next(iter(ANSWERS))]
-                ANSWERS[key] = found
+                _keep(ANSWERS, key, found)
             out += found
     return out
+
+
+def _keep(kept: dict, key, value) -> None:
+    while len(kept) >= MOST_ANSWERS:
+        del kept[next(iter(kept))]
+    kept[key] = value
 
 
 def _digest(root: Path, path) -> str:
