@@ -195,7 +195,7 @@ def killed_at(step: int, action) -> int:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             pytest.fail(f"the build killed at step {step} hung")
-        time.sleep(0.02)
+        time.sleep(0.002)
     return os.waitstatus_to_exitcode(done[1])
 
 

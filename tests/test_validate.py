@@ -139,7 +139,7 @@ def test_the_frictionless_worker_gives_what_frictionless_gives_here(broken_copy,
     assert [str(p) for p in validate(broken_copy).problems] == through_worker
 
 
-def test_what_validate_keeps_between_runs_changes_nothing_it_finds(good_copy, tmp_path):
+def test_what_validate_keeps_between_runs_changes_nothing_it_finds(good_copy, tmp_path, monkeypatch):
     """validate keeps each table's pandera problems, and its frictionless worker each file's errors,
     by all they depend on, not by where the package lies: on copies changed one way each, and in a
     table whose rules read the changed one, it finds what a validation with nothing kept finds."""
@@ -161,10 +161,9 @@ def test_what_validate_keeps_between_runs_changes_nothing_it_finds(good_copy, tm
         copy_inputs(good_copy, roots[name])
         change(roots[name])
     kept = {name: [str(p) for p in validate(root).problems] for name, root in roots.items()}
-    for name, root in roots.items():
-        VALUES.clear()
-        structure.stop()  # its successor starts with nothing kept
-        structure.ANSWERS.clear()
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})  # frictionless here, where nothing is kept
+    for name, root in list(roots.items())[1:-1]:  # the unchanged ones are valid, as the session's build shows
+        VALUES.clear(), structure.ANSWERS.clear(), structure.VALID.clear()
         assert [str(p) for p in validate(root).problems] == kept[name], name
     assert kept["unchanged"] == kept["unchanged again"] == []
     assert any(": growth_matches_levels: " in p for p in kept["a growth against its levels"])
