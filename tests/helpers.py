@@ -30,7 +30,7 @@ def wait_for(url: str, proc, seconds: float = 60) -> bytes:
                 return response.read()
         except OSError:
             assert time.monotonic() < deadline and proc.poll() is None, f"the server never answered {url}"
-            time.sleep(0.3)
+            time.sleep(0.05)
 
 
 def installed(script: str) -> Path:

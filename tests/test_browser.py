@@ -105,7 +105,7 @@ class Browser:
                 if not e.navigating:
                     raise
             assert time.monotonic() < deadline, f"never true: {expression}"
-            time.sleep(0.1)
+            time.sleep(0.02)
 
     def loaded(self, action) -> None:
         """Run ``action`` (which leaves the page) and wait until the next page has loaded."""

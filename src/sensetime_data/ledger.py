@@ -89,8 +89,12 @@ def stated(text: str, rows: list[dict]) -> list[tuple[int, int, dict]]:
     starts: dict[str, list[int]] = {}  # where each quote stands in the text: rows share quotes
     inside: dict[tuple[str, str], list[int]] = {}  # where a cell stands in a quote
     printing: dict[tuple, list[str]] = {}  # the columns that may print something, by a row's columns
+    folded: dict[str, str] = {}  # each cell's text folded once: rows repeat codes, units and figures
     for row in rows:
-        quote = fold(str(row.get("quote") or ""))
+        printed = str(row.get("quote") or "")
+        quote = folded.get(printed)
+        if quote is None:
+            quote = folded[printed] = fold(printed)
         if quote not in starts:
             starts[quote] = list(_find_all(text, quote)) if quote else []
         if not starts[quote]:
@@ -98,7 +102,14 @@ def stated(text: str, rows: list[dict]) -> list[tuple[int, int, dict]]:
         columns = printing.get(keys := tuple(row))
         if columns is None:
             columns = printing[keys] = [k for k in keys if k not in UNPRINTED and not k.startswith("_")]
-        for cell in {fold(v) for k in columns if isinstance(v := row[k], str)}:
+        cells = set()
+        for k in columns:
+            if isinstance(v := row[k], str):
+                cell = folded.get(v)
+                if cell is None:
+                    cell = folded[v] = fold(v)
+                cells.add(cell)
+        for cell in cells:
             if (quote, cell) not in inside:
                 inside[quote, cell] = list(_find_all(quote, cell)) if cell else []
             if inside[quote, cell]:
