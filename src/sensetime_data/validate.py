@@ -11,7 +11,9 @@
 2. pandera checks every typed table against a schema generated from the same Table
    Schema (``schema.Field.pandera_column``: dtype, required, unique, enum, pattern, lengths,
    bounds), with its foreign keys, its primary key and the rules its schema declares
-   (``rules.RULES``), the quote checks against the source texts among them.
+   (``rules.RULES``), the quote checks against the source texts among them. Its problems
+   are kept by a digest of all they depend on (``_values_key``): in one program, a table none
+   of whose inputs changed is not checked again.
 3. The ledger counts the numeric mentions of each source that rows and exclusions account
    for; with the texts present, a mention accounted for by neither is a problem.
 
