@@ -92,9 +92,7 @@ def stated(text: str, rows: list[dict]) -> list[tuple[int, int, dict]]:
     folded: dict[str, str] = {}  # each cell's text folded once: rows repeat codes, units and figures
     for row in rows:
         printed = str(row.get("quote") or "")
-        quote = folded.get(printed)
-        if quote is None:
-            quote = folded[printed] = fold(printed)
+        quote = folded.get(printed) or folded.setdefault(printed, fold(printed))
         if quote not in starts:
             starts[quote] = list(_find_all(text, quote)) if quote else []
         if not starts[quote]:
@@ -102,13 +100,7 @@ def stated(text: str, rows: list[dict]) -> list[tuple[int, int, dict]]:
         columns = printing.get(keys := tuple(row))
         if columns is None:
             columns = printing[keys] = [k for k in keys if k not in UNPRINTED and not k.startswith("_")]
-        cells = set()
-        for k in columns:
-            if isinstance(v := row[k], str):
-                cell = folded.get(v)
-                if cell is None:
-                    cell = folded[v] = fold(v)
-                cells.add(cell)
+        cells = {folded.get(v) or folded.setdefault(v, fold(v)) for k in columns if isinstance(v := row[k], str)}
         for cell in cells:
             if (quote, cell) not in inside:
                 inside[quote, cell] = list(_find_all(quote, cell)) if cell else []

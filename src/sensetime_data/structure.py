@@ -145,7 +145,7 @@ def errors(root: str, descriptor: dict) -> list[list]:
             except frictionless.FrictionlessException as e:
                 reasons = dict.fromkeys(r.message for r in e.reasons) or [e.error.message]
                 return [[None, None, None, e.error.type, m] for m in reasons]
-            _keep(VALID, whole, None)
+            keep(VALID, whole, None)
         out = []
         for index, given in enumerate(descriptor["resources"]):
             key = (json.dumps(given, sort_keys=True), _digest(Path(root), given.get("path")))
@@ -155,13 +155,14 @@ def errors(root: str, descriptor: dict) -> list[list]:
             resource = package.resources[index] if package else frictionless.Resource(given, basepath=root)
             found = [_error(resource.name, e) for task in resource.validate(checklist=checklist).tasks for e in task.errors]
             if key[1] and root not in json.dumps(found):
-                _keep(ANSWERS, key, found)
+                keep(ANSWERS, key, found)
             out += found
     return out
 
 
-def _keep(kept: dict, key, value) -> None:
-    while len(kept) >= MOST_ANSWERS:
+def keep(kept: dict, key, value, most: int = MOST_ANSWERS) -> None:
+    """``kept[key] = value``, the oldest entries let go beyond ``most``."""
+    while len(kept) >= most:
         del kept[next(iter(kept))]
     kept[key] = value
 

@@ -182,9 +182,7 @@ def _check(v: Validated) -> None:
                     break
                 key = _values_key(root, table, v.tables, digests, texts)
                 if key not in VALUES:
-                    while len(VALUES) >= MOST_VALUES:
-                        del VALUES[next(iter(VALUES))]
-                    VALUES[key] = _values(root, table, v.frames, ctx, lines[name])
+                    structure.keep(VALUES, key, _values(root, table, v.frames, ctx, lines[name]), MOST_VALUES)
                 values += [replace(p) for p in VALUES[key]]
         coverage = [] if found_broken() else ledger.coverage(v.frames, ctx.texts)
     except Exception:
