@@ -357,7 +357,7 @@ def test_search_finds_the_rows_with_every_word_in_one_of_their_pieces(datasette,
 
 def test_each_piece_of_text_is_indexed_once_and_hidden(db, metadata):
     texts, distinct = db.execute(f"select count(*), count(distinct text) from {SEARCH_INDEX}").fetchone()
-    pairs = db.execute("select count(*) from search_map").fetchone()[0]
+    pairs = db.execute("select count(*) from search_map, json_each(rows)").fetchone()[0]
     assert texts == distinct < pairs / 3  # most pieces are shared: a source's title, a metric's labels
     hidden = metadata["databases"]["sensetime"]["tables"]
     assert all(hidden[name] == {"hidden": True} for name in SEARCH_TABLES)

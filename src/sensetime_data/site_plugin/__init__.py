@@ -51,7 +51,7 @@ def search_clause(words: list[str], scope: str) -> tuple[str, dict]:
         else:
             pieces = f"select rowid from {SEARCH_INDEX} where instr(lower(text), lower(:_st{i})) > 0"  # literal, unlike LIKE
             params[f"_st{i}"] = word
-        conditions.append(f"id in (select row from {SEARCH_MAP} where piece in ({pieces}))")
+        conditions.append(f"id in (select value from {SEARCH_MAP}, json_each(rows) where piece in ({pieces}))")
     return f"select {scope} from {SEARCH_ROWS} where " + " and ".join(conditions), params
 
 
