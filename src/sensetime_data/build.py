@@ -47,7 +47,7 @@ import pandas as pd
 from .database import write_sqlite
 from .schema import PERIOD_DATES, Table, default_root, dump_json, inputs_digest, package_descriptor
 from .site import datasette_metadata
-from .validate import Problem, Report, Validated, check, cited_sources
+from .validate import Problem, Report, Validated, check, cited_sources, rare_collections
 
 OUTPUTS = ("sensetime.db", "metadata.yml", "parquet", "build.json")
 CURRENT = "current"
@@ -108,7 +108,8 @@ def write_outputs(validated: Validated, out: Path, digest: str) -> None:
         (generation / "build.json").write_text(json.dumps(build_info(validated.root, digest), indent=2) + "\n", "utf-8")
 
     try:
-        publish(out, fill)
+        with rare_collections():
+            publish(out, fill)
     except BuildError as e:
         report.problems += e.problems
     except (OSError, sqlite3.Error) as e:
