@@ -5,9 +5,9 @@ and segments: every model and segment is copied N-1 times under new keys (`inter
 `smart_city_r3`) with all their fact rows, so the fact tables that hang on them grow N-fold while
 quotes stay those of the real sources. Quote and ledger checks stay on. Then it times, in
 fresh processes, `frictionless validate datapackage.json`, `sensetime-data validate` and
-`sensetime-data build --out DIR`, records the CPU time and peak memory of each (of all the
-processes a command starts: build runs frictionless in a second one), and prints the ratios
-against frictionless and the log-log slope of build time between the two largest scales (1.0
+`sensetime-data build --out DIR`, three times each, interleaved (--repeat), records the CPU
+time and peak memory of each (of all the processes a command starts: build runs frictionless
+in a second one), and prints the medians' ratios against frictionless and the log-log slope of build time between the two largest scales (1.0
 is linear).
 
 Run from the repository root with the project and the source texts present:
@@ -26,6 +26,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,22 +123,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,10,100", help="comma-separated multiples of today's models and segments")
     parser.add_argument("--keep", help="write the synthetic packages here and keep them")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each command at each scale; the table shows medians")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     os.environ.setdefault("SENSETIME_DATA_SEEDS", str(ROOT.parent / "shared" / "seeds"))  # the copies live elsewhere
-    print(f"$ python benchmarks/scale.py --scales {args.scales}")
+    print(f"$ python benchmarks/scale.py --scales {args.scales} --repeat {args.repeat}")
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="scale-"))
     results = []
     for scale in scales:
         pkg = base / f"x{scale}"
         shutil.rmtree(pkg, ignore_errors=True)
         rows = synthetic(ROOT, scale, pkg)
-        fl, fl_cpu, fl_mem, code = timed([str(BIN / "frictionless"), "validate", "datapackage.json"], pkg)
-        assert code == 0, f"frictionless found the {scale}x package invalid"
-        va, _, _, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "validate"], pkg)
-        assert code == 0, f"sensetime-data validate found the {scale}x package invalid"
-        bu, bu_cpu, bu_mem, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "build", "--out", str(pkg / "out")], pkg)
-        assert code == 0, f"sensetime-data build failed on the {scale}x package"
+        runs = []
+        for _ in range(args.repeat):  # interleaved, so that a slow moment of the machine falls on all three
+            fl, fl_cpu, fl_mem, code = timed([str(BIN / "frictionless"), "validate", "datapackage.json"], pkg)
+            assert code == 0, f"frictionless found the {scale}x package invalid"
+            va, _, _, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "validate"], pkg)
+            assert code == 0, f"sensetime-data validate found the {scale}x package invalid"
+            bu, bu_cpu, bu_mem, code = timed([str(BIN / "sensetime-data"), "--root", str(pkg), "build", "--out", str(pkg / "out")], pkg)
+            assert code == 0, f"sensetime-data build failed on the {scale}x package"
+            runs.append((fl, va, bu, fl_cpu, bu_cpu, fl_mem, bu_mem))
+        fl, va, bu, fl_cpu, bu_cpu, fl_mem, bu_mem = (statistics.median(column) for column in zip(*runs, strict=True))
         results.append((scale, rows, fl, va, bu, fl_cpu, bu_cpu, fl_mem, bu_mem))
         print(f"  {scale}x: {rows} rows built", flush=True)
     print("\n| scale | rows | frictionless s | validate s | build s | validate / frictionless | build / frictionless "
