@@ -337,7 +337,7 @@ def test_builds_killed_midway_leave_one_whole_build_and_the_next_removes_what_th
     out = old_build(builds, tmp_path / "build")
     (out / ".staging-abc123").mkdir()  # left by a build of an earlier release
     (out / ".staging-abc123" / "sensetime.db").write_bytes(b"\0" * 100_000)
-    for delay in (0.0, 0.2):  # as it starts writing, and while it writes
+    for written in ("", "sensetime.db"):  # as it starts writing, and once the database is begun
         started = set(os.listdir(out))
         pid = os.fork()
         if pid == 0:
@@ -345,11 +345,10 @@ def test_builds_killed_midway_leave_one_whole_build_and_the_next_removes_what_th
                 build(builds.new, out)
             finally:
                 os._exit(0)
-        while not (ended := os.waitpid(pid, os.WNOHANG)[0]) and not {
-                n for n in os.listdir(out) if n.startswith(".gen-")} - started:
+        while not (ended := os.waitpid(pid, os.WNOHANG)[0]) and not any(
+                (out / n / written).exists() for n in set(os.listdir(out)) - started if n.startswith(".gen-")):
             time.sleep(0.002)
         if not ended:
-            time.sleep(delay)
             os.kill(pid, signal.SIGKILL)  # a process that has ended meanwhile is not reaped yet: still ours
             os.waitpid(pid, 0)
         whole(builds, out)
