@@ -7,8 +7,8 @@ quotes stay those of the real sources. Quote and ledger checks stay on. Then it 
 fresh processes, `frictionless validate datapackage.json`, `sensetime-data validate` and
 `sensetime-data build --out DIR`, three times each, interleaved (--repeat), records the CPU
 time and peak memory of each (of all the processes a command starts: build runs frictionless
-in a second one), and prints the medians' ratios against frictionless and the log-log slope of build time between the two largest scales (1.0
-is linear).
+in a second one), and prints the medians' ratios against frictionless and the log-log slope
+of build time between the two largest scales (1.0 is linear).
 
 Run from the repository root with the project and the source texts present:
 

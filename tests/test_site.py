@@ -359,6 +359,9 @@ def test_each_piece_of_text_is_indexed_once_and_hidden(db, metadata):
     texts, distinct = db.execute(f"select count(*), count(distinct text) from {SEARCH_INDEX}").fetchone()
     pairs = db.execute("select count(*) from search_map, json_each(rows)").fetchone()[0]
     assert texts == distinct < pairs / 3  # most pieces are shared: a source's title, a metric's labels
+    unordered = db.execute("select count(*) from search_map, json_each(rows) j where j.key > 0 "
+                           "and j.value <= json_extract(rows, '$[' || (j.key - 1) || ']')").fetchone()[0]
+    assert unordered == 0  # each piece's rows listed once, in order
     hidden = metadata["databases"]["sensetime"]["tables"]
     assert all(hidden[name] == {"hidden": True} for name in SEARCH_TABLES)
 

@@ -155,33 +155,33 @@ def add_search(conn: sqlite3.Connection, tables: dict[str, Table], frames: dict[
     searched = {name: (frames[name], [f.name for f in table.output_fields if f.type == "string"])
                 for name, table in tables.items()}
     searched[DICTIONARY] = (dictionary, list(dictionary.columns))
-    first = 1  # the search_rows id of a table's first row
+    first, end = {}, 1  # the search_rows id of each table's first row; one past the last id
     for name, (frame, _) in searched.items():
+        first[name], end = end, end + len(frame)
         key = "null"
         if name in tables and tables[name].is_fact:
             obs = tables[name].observations
             key = observation_key(f"'{name}'", obs["subject"], obs["metric"], obs.get("context", "null"))
         conn.execute(f"insert into {SEARCH_ROWS} (id, table_name, row_id, row_key) "
-                     f'select rowid + {first - 1}, ?, rowid, {key} from "{name}" order by rowid', (name,))
-        first += len(frame)
-    texts, held, first = _pairs(tables, frames, searched)
+                     f'select rowid + {first[name] - 1}, ?, rowid, {key} from "{name}" order by rowid', (name,))
+    texts, held = _pairs(tables, frames, searched, first, end)
     conn.executemany(f"insert into {SEARCH_INDEX} (rowid, text) values (?, ?)", enumerate(texts, 1))
-    conn.executemany(f"insert into {SEARCH_MAP} (piece, rows) values (?, ?)", _holders(held, first))
+    conn.executemany(f"insert into {SEARCH_MAP} (piece, rows) values (?, ?)", _holders(held, end))
 
 
-def _pairs(tables: dict[str, Table], frames: dict[str, pd.DataFrame], searched: dict[str, tuple[pd.DataFrame, list[str]]]):
-    """The distinct texts of the searched cells (a piece is its position + 1), and the (piece,
-    search_rows id) pairs that hold them: each row's own cells and its foreign keys' labels."""
+def _pairs(tables: dict[str, Table], frames: dict[str, pd.DataFrame], searched: dict[str, tuple[pd.DataFrame, list[str]]],
+           first: dict[str, int], end: int):
+    """The distinct texts of the searched cells (a piece is its position + 1), and the pairs of a
+    piece and a search_rows id holding it, each as one number, piece * ``end`` + id: each row's
+    own cells and the labels of the rows its foreign keys point to."""
     import numpy as np
     import pandas as pd
 
     cells, holders = [], []
     at: dict[tuple[str, str], slice] = {}  # where a table's column lies among the cells
-    ids: dict[str, np.ndarray] = {}  # the search_rows ids of a table's rows
-    first, count = 1, 0
+    ids = {name: np.arange(first[name], first[name] + len(frame)) for name, (frame, _) in searched.items()}
+    count = 0
     for name, (frame, columns) in searched.items():
-        ids[name] = np.arange(first, first + len(frame))
-        first += len(frame)
         for column in columns:
             at[name, column] = slice(count, count + len(frame))
             count += len(frame)
@@ -199,31 +199,31 @@ def _pairs(tables: dict[str, Table], frames: dict[str, pd.DataFrame], searched: 
             target = pd.Index(frames[other][tables[other].primary_key[0]]).get_indexer(frames[name][column])
             pointing = target >= 0
             pairs += [(codes[at[other, label]][target[pointing]], ids[name][pointing]) for label in labels]
-    # one number per pair, piece * first + row, so that one sort orders them by piece, then row
-    held = np.concatenate([(p.astype(np.int64) + 1) * first + r for p, r in pairs])
-    held = held[held >= first]  # the cells with no text
-    return texts.tolist(), held, first
+    # one number per pair, so that one sort orders them by piece, then row
+    held = np.concatenate([(p.astype(np.int64) + 1) * end + r for p, r in pairs])
+    return texts.tolist(), held[held >= end]  # piece 0: a cell with no text
 
 
-BATCH = 1_000_000  # pairs turned into JSON at a time: memory stays flat at any scale
+BATCH = 1_000_000  # pairs turned into JSON at a time: the text made at once stays small at any scale
 
 
-def _holders(held, first: int) -> Iterator[tuple[int, str]]:
-    """(piece, the JSON array of the distinct rows holding it) for each piece of the pairs ``held``, in order."""
+def _holders(held, end: int) -> Iterator[tuple[int, str]]:
+    """(piece, the JSON array of the distinct rows holding it) for each piece of the pairs ``held``
+    (piece * ``end`` + row), in order."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     held.sort()  # in place (np.unique, which hashes first, is slower)
     held = held[np.r_[True, held[1:] != held[:-1]]] if len(held) else held  # a text twice in a row is one pair
-    piece = held // first
+    piece = held // end
     starts = np.flatnonzero(np.r_[True, piece[1:] != piece[:-1]]) if len(held) else held
     ends = np.r_[starts[1:], len(held)]
     begin = 0
     while begin < len(starts):
         stop = max(begin + 1, int(np.searchsorted(starts, starts[begin] + BATCH)))  # a piece's rows are never split
         offsets = np.r_[starts[begin:stop], ends[stop - 1]] - starts[begin]
-        rows = held[starts[begin]:ends[stop - 1]] % first
+        rows = held[starts[begin]:ends[stop - 1]] % end
         # the JSON text made by Arrow: str() on millions of ids takes seconds
         lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int64()), pc.cast(pa.array(rows), pa.string()))
         arrays = pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
