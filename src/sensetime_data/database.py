@@ -150,11 +150,9 @@ def add_search(conn: sqlite3.Connection, tables: dict[str, Table], frames: dict[
     conn.execute(f"create table {SEARCH_ROWS} (id integer primary key, table_name text not null, "
                  "row_id integer not null, row_key text)")
     conn.execute(f"create table {SEARCH_MAP} (piece integer primary key, rows text not null)")
-    dictionary = pd.DataFrame(conn.execute(f"select table_name, column_name, description from {DICTIONARY} "
-                                           "order by rowid").fetchall(), columns=["table_name", "column_name", "description"])
     searched = {name: (frames[name], [f.name for f in table.output_fields if f.type == "string"])
                 for name, table in tables.items()}
-    searched[DICTIONARY] = (dictionary, list(dictionary.columns))
+    searched[DICTIONARY] = (pd.DataFrame(dictionary_rows(tables)), ["table_name", "column_name", "description"])
     first, end = {}, 1  # the search_rows id of each table's first row; one past the last id
     for name, (frame, _) in searched.items():
         first[name], end = end, end + len(frame)
@@ -177,28 +175,21 @@ def _pairs(tables: dict[str, Table], frames: dict[str, pd.DataFrame], searched: 
     import numpy as np
     import pandas as pd
 
-    cells, holders = [], []
-    at: dict[tuple[str, str], slice] = {}  # where a table's column lies among the cells
     ids = {name: np.arange(first[name], first[name] + len(frame)) for name, (frame, _) in searched.items()}
-    count = 0
-    for name, (frame, columns) in searched.items():
-        for column in columns:
-            at[name, column] = slice(count, count + len(frame))
-            count += len(frame)
-            cells.append(frame[column].astype(object))
-            holders.append(ids[name])
-    text = pd.concat(cells, ignore_index=True)
+    cells = [(frame[column].astype(object), ids[name]) for name, (frame, columns) in searched.items() for column in columns]
+    text = pd.concat([c for c, _ in cells], ignore_index=True)
     codes, texts = pd.factorize(text.where(text != "", None))  # a distinct text once; -1 for none
-    del text, cells
-    pairs = [(codes, np.concatenate(holders))]
+    pairs = [(codes, np.concatenate([i for _, i in cells]))]
     for name, table in tables.items():
         for column, other, _ in table.foreign_keys:
             labels = tables[other].search_labels if other in tables else []
-            if (name, column) not in at or len(tables[other].primary_key) != 1 or not labels:
+            if column not in searched[name][1] or len(tables[other].primary_key) != 1 or not labels:
                 continue
-            target = pd.Index(frames[other][tables[other].primary_key[0]]).get_indexer(frames[name][column])
+            lookup = frames[other]
+            target = pd.Index(lookup[tables[other].primary_key[0]]).get_indexer(frames[name][column])
             pointing = target >= 0
-            pairs += [(codes[at[other, label]][target[pointing]], ids[name][pointing]) for label in labels]
+            pairs += [(texts.get_indexer(pd.Index(lookup[label], dtype=object))[target[pointing]], ids[name][pointing])
+                      for label in labels]
     # one number per pair, so that one sort orders them by piece, then row
     held = np.concatenate([(p.astype(np.int64) + 1) * end + r for p, r in pairs])
     return texts.tolist(), held[held >= end]  # piece 0: a cell with no text
@@ -214,10 +205,12 @@ def _holders(held, end: int) -> Iterator[tuple[int, str]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not len(held):
+        return
     held.sort()  # in place (np.unique, which hashes first, is slower)
-    held = held[np.r_[True, held[1:] != held[:-1]]] if len(held) else held  # a text twice in a row is one pair
+    held = held[np.r_[True, held[1:] != held[:-1]]]  # a text twice in a row is one pair
     piece = held // end
-    starts = np.flatnonzero(np.r_[True, piece[1:] != piece[:-1]]) if len(held) else held
+    starts = np.flatnonzero(np.r_[True, piece[1:] != piece[:-1]])
     ends = np.r_[starts[1:], len(held)]
     begin = 0
     while begin < len(starts):
